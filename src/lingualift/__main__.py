@@ -1,0 +1,3 @@
+from lingualift.cli import main
+
+main()

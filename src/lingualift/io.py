@@ -1,0 +1,102 @@
+"""Readers that fail with file:line, and writers that never leave half a file behind.
+
+Every user-facing input goes through here so that bad input always ends the same way: one
+line naming the file, the line and what was expected (DESIGN.md, "Errors").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+class InputError(Exception):
+    """A user error in input: printed as one line, exit status 2, no traceback."""
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None, line: int | None = None):
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path or ""
+        if where and self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+def read_lines(path: str | os.PathLike, *, allow_empty: bool = False) -> list[str]:
+    """Read a UTF-8 text file as lines without their newline.
+
+    A line-aligned corpus must keep empty lines (they are segments), so only a trailing
+    newline at the very end is dropped; invalid UTF-8 is reported with its line number.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("file not found (expected a UTF-8 text file)", p)
+    data = p.read_bytes()
+    if not data and not allow_empty:
+        raise InputError("file is empty (expected one segment per line)", p, 1)
+    lines = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as err:
+            raise InputError(f"invalid UTF-8 at byte {err.start} of the line", p, number) from None
+    if data.endswith(b"\n"):
+        lines.pop()
+    return lines
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
+    """Yield JSON objects one per line; blank lines are skipped, anything else must parse."""
+    p = Path(path)
+    with p.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"invalid UTF-8 at byte {err.start} of the line", p, number) from None
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise InputError(f"malformed JSON ({err.msg}, column {err.colno})", p, number) from None
+            if not isinstance(record, dict):
+                raise InputError("expected a JSON object on each line", p, number)
+            yield record
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling path that replaces `path` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+
+
+def write_lines(path: str | os.PathLike, lines: list[str]) -> None:
+    """Write one segment per line; newlines inside a segment would break alignment."""
+    write_text(path, "".join(line.replace("\n", " ") + "\n" for line in lines))
