@@ -56,7 +56,7 @@ def detect(text: str) -> tuple[str, float]:
 
 
 def is_off_target(text: str, code: str) -> bool:
-    """True when the text is not in language `code`; an empty output is off target."""
+    """True when the text is not in language `code`; an empty or letterless output is off target."""
     if not text.strip():
         return True
     labels = lid_labels(code)
@@ -64,5 +64,5 @@ def is_off_target(text: str, code: str) -> bool:
         label, score = detect(text)
         if score >= MIN_CONFIDENCE:
             return label not in labels
-    fits = scripts.matches_script(text, languages.get(code).script)
-    return fits is False
+    # No letters at all (only digits, punctuation or byte noise) is not the target language.
+    return scripts.matches_script(text, languages.get(code).script) is not True

@@ -8,7 +8,7 @@ a silently substituted number.
 from __future__ import annotations
 
 import importlib.util
-import re
+import regex
 from dataclasses import dataclass
 from typing import Callable
 
@@ -103,16 +103,17 @@ def off_target(hyps, refs, tgt, srcs, options) -> Score:
     return Score("off_target", rate, f"lid176-lite+script|min_conf:{langid.MIN_CONFIDENCE}|tgt:{tgt}")
 
 
-# A loop: some unit of 4-50 characters that immediately repeats at least twice more
-# ("la la la la"); character units work for scripts without spaces.
-_LOOP = re.compile(r"(.{4,50}?)\1{2,}", re.DOTALL)
+# A loop: a unit of 2-50 characters starting with a letter, four times in a row
+# ("la la la la la"); character units work for scripts without spaces, and the leading
+# letter keeps numbers such as 1000000 and rules such as "----" out.
+_LOOP = regex.compile(r"(\p{L}.{1,49}?)\1{3,}", regex.DOTALL)
 # An output over twice the reference's length has run on past the translation.
 OVERGEN_RATIO = 2.0
 
 
 def repetition(hyps, refs, tgt, srcs, options) -> Score:
     rate = 100.0 * sum(bool(_LOOP.search(h)) for h in hyps) / max(len(hyps), 1)
-    return Score("repetition", rate, "loop:(.{4,50}?)\\1{2,}")
+    return Score("repetition", rate, "loop:(\\p{L}.{1,49}?)\\1{3,}")
 
 
 def over_generation(hyps, refs, tgt, srcs, options) -> Score:
