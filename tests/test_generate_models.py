@@ -1,0 +1,61 @@
+import pytest
+
+from lingualift import models
+from lingualift.assets import AssetUnavailable
+from lingualift.generate import GenerationParams, load_generator
+from lingualift.io import read_lines
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_generator("tiny", engine="hf")
+
+
+def test_tiny_is_deterministic_and_small():
+    a, _ = models.build_tiny()
+    b, _ = models.build_tiny()
+    assert all((pa == pb).all() for pa, pb in zip(a.parameters(), b.parameters()))
+    assert 1e6 < sum(p.numel() for p in a.parameters()) < 1e7
+
+
+def test_tiny_tokenizer_round_trips_every_flores_language(flores):
+    tok = models.build_tiny_tokenizer()
+    for path in sorted(flores.glob("*.dev")):
+        for line in read_lines(path)[:5]:
+            assert tok.decode(tok(line)["input_ids"]) == line, path.name
+
+
+def test_batched_generation_equals_one_at_a_time(tiny):
+    prompts = ["Hello", "A much longer prompt with several words in it", "Jambo dunia", "x", "你好，世界"]
+    params = GenerationParams(max_new_tokens=6, batch_size=8, stop=())
+    batched = tiny.generate(prompts, params)
+    single = [tiny.generate([p], GenerationParams(max_new_tokens=6, batch_size=1, stop=()))[0] for p in prompts]
+    assert batched == single
+    assert tiny.stats.lines == 10 and tiny.stats.new_tokens > 0 and tiny.stats.tokens_per_s > 0
+
+
+def test_hub_id_offline_fails_with_one_clear_sentence():
+    with pytest.raises(AssetUnavailable) as err:
+        models.resolve_spec("someone/not-cached-model")
+    message = str(err.value)
+    assert "offline" in message and "someone/not-cached-model" in message and "\n" not in message
+
+
+def test_bad_model_specs():
+    with pytest.raises(Exception, match="GGUF file not found"):
+        models.resolve_spec("/nonexistent/model.gguf")
+    with pytest.raises(Exception, match="neither a preset"):
+        models.resolve_spec("./no-such-dir")
+
+
+@pytest.mark.slow
+def test_smollm2_loads_offline_and_translates_something():
+    pytest.importorskip("gguf")
+    try:
+        gen = load_generator("smollm2-135m", engine="hf")
+    except AssetUnavailable as err:
+        pytest.fail(f"smollm2-135m must be installed for this test (README set-up): {err}")
+    assert gen.model.config.vocab_size == 49152
+    out = gen.generate(["<|im_start|>user\nSay hello in French.<|im_end|>\n<|im_start|>assistant\n"],
+                       GenerationParams(max_new_tokens=12))
+    assert out[0].strip()
