@@ -11,8 +11,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["LINGUALIFT_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
-# Converted presets are kept between runs so slow model conversions happen once.
-os.environ.setdefault("LINGUALIFT_CACHE", str(ROOT / ".cache"))
 
 SHARED = Path(os.environ.get("LINGUALIFT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
