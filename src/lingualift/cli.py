@@ -126,10 +126,10 @@ def eval_translate(
     results = run(cfg, console=console, command="lingualift " + " ".join(sys.argv[1:]))
     table = Table("direction", "n", *report.SUMMARY, title="per direction")
     for r in results["directions"]:
-        table.add_row(r["direction"], str(r["n"]), *[report._fmt(report._value(r, m)) for m in report.SUMMARY])
+        table.add_row(r["direction"], str(r["n"]), *[report.fmt(report.value(r, m)) for m in report.SUMMARY])
     console.print(table)
     for name, row in results["averages"].items():
-        console.print(f"{name:>12}: " + "  ".join(f"{m} {report._fmt(row[m])}" for m in report.SUMMARY))
+        console.print(f"{name:>12}: " + "  ".join(f"{m} {report.fmt(row[m])}" for m in report.SUMMARY))
     console.print(f"report: {out}/report.html  {out}/report.md  {out}/results.json")
 
 

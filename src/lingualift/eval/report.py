@@ -21,7 +21,7 @@ SUMMARY = ("chrf++", "spbleu_flores200", "spbleu_flores101", "bleu", "off_target
 HEAT_METRIC = "chrf++"
 
 
-def _value(record: dict, metric: str) -> float | None:
+def value(record: dict, metric: str) -> float | None:
     return record["scores"].get(metric, {}).get("score")
 
 
@@ -43,7 +43,7 @@ def averages(records: list[dict]) -> dict[str, dict[str, float | None]]:
     for name, rs in _groups(records).items():
         row = {}
         for metric in SUMMARY:
-            vals = [v for v in (_value(r, metric) for r in rs) if v is not None]
+            vals = [v for v in (value(r, metric) for r in rs) if v is not None]
             row[metric] = round(mean(vals), 2) if vals else None
         row["directions"] = len(rs)
         out[name] = row
@@ -59,7 +59,7 @@ def deltas(records: list[dict], previous: dict) -> list[dict]:
             continue
         row = {"direction": r["direction"]}
         for metric in SUMMARY:
-            a, b = _value(old, metric), _value(r, metric)
+            a, b = value(old, metric), value(r, metric)
             row[metric] = None if a is None or b is None else round(b - a, 2)
         rows.append(row)
     return rows
@@ -72,12 +72,12 @@ def _csv(records: list[dict]) -> str:
     writer.writerow(["direction", "src", "tgt", "n", *metrics, "lines_per_s", "tokens_per_s"])
     for r in records:
         writer.writerow([r["direction"], r["src"], r["tgt"], r["n"],
-                         *[_value(r, m) for m in metrics],
+                         *[value(r, m) for m in metrics],
                          r["generation"]["lines_per_s"], r["generation"]["tokens_per_s"]])
     return buf.getvalue()
 
 
-def _fmt(value) -> str:
+def fmt(value) -> str:
     return "n/a" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
@@ -89,16 +89,16 @@ def _markdown(results: dict, previous: dict | None) -> str:
              "## Averages", "", "| subset | directions | " + " | ".join(SUMMARY) + " |",
              "|---|---|" + "---|" * len(SUMMARY)]
     for name, row in averages(records).items():
-        lines.append(f"| {name} | {row['directions']} | " + " | ".join(_fmt(row[m]) for m in SUMMARY) + " |")
+        lines.append(f"| {name} | {row['directions']} | " + " | ".join(fmt(row[m]) for m in SUMMARY) + " |")
     lines += ["", "## Directions", "", "| direction | n | " + " | ".join(SUMMARY) + " |",
               "|---|---|" + "---|" * len(SUMMARY)]
     for r in records:
-        lines.append(f"| {r['direction']} | {r['n']} | " + " | ".join(_fmt(_value(r, m)) for m in SUMMARY) + " |")
+        lines.append(f"| {r['direction']} | {r['n']} | " + " | ".join(fmt(value(r, m)) for m in SUMMARY) + " |")
     if previous:
         lines += ["", f"## Change against {previous['meta']['model']}", "",
                   "| direction | " + " | ".join(f"Δ {m}" for m in SUMMARY) + " |", "|---|" + "---|" * len(SUMMARY)]
         for row in deltas(records, previous):
-            lines.append(f"| {row['direction']} | " + " | ".join(_fmt(row[m]) for m in SUMMARY) + " |")
+            lines.append(f"| {row['direction']} | " + " | ".join(fmt(row[m]) for m in SUMMARY) + " |")
     unavailable = {name: s["unavailable"] for r in records for name, s in r["scores"].items() if s.get("unavailable")}
     if unavailable:
         lines += ["", "## Unavailable metrics", ""] + [f"- **{k}**: {v}" for k, v in unavailable.items()]
@@ -119,7 +119,7 @@ def _html(results: dict, previous: dict | None) -> str:
     meta, records = results["meta"], results["directions"]
     esc = html.escape
     langs = sorted({r["src"] for r in records} | {r["tgt"] for r in records})
-    cell = {(r["src"], r["tgt"]): _value(r, HEAT_METRIC) for r in records}
+    cell = {(r["src"], r["tgt"]): value(r, HEAT_METRIC) for r in records}
     delta = {row["direction"]: row[HEAT_METRIC] for row in deltas(records, previous)} if previous else {}
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(meta['model'])} translation</title>",
              "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
@@ -148,14 +148,14 @@ def _html(results: dict, previous: dict | None) -> str:
         out_v, in_v = cell.get((ENGLISH, code)), cell.get((code, ENGLISH))
         if out_v is None and in_v is None:
             continue
-        bars = "".join(f"<span class='bar{c}' style='width:{2 * (v or 0):.0f}px'></span> {_fmt(v)}<br>"
+        bars = "".join(f"<span class='bar{c}' style='width:{2 * (v or 0):.0f}px'></span> {fmt(v)}<br>"
                        for c, v in (("", out_v), (" b", in_v)) if v is not None)
         parts.append(f"<tr><th>{esc(languages.get(code).name)} ({code})</th><td style='text-align:left'>{bars}</td></tr>")
     parts += ["</table><h2>Averages</h2><table><tr><th>subset</th><th>n</th>"]
     parts += [f"<th>{m}</th>" for m in SUMMARY] + ["</tr>"]
     for name, row in averages(records).items():
         parts.append(f"<tr><th>{esc(name)}</th><td>{row['directions']}</td>"
-                     + "".join(f"<td>{_fmt(row[m])}</td>" for m in SUMMARY) + "</tr>")
+                     + "".join(f"<td>{fmt(row[m])}</td>" for m in SUMMARY) + "</tr>")
     parts += ["</table><h2>How this was made</h2><ul>"]
     parts += [f"<li>{esc(name)}: <code>{esc(sig)}</code></li>" for name, sigs in meta["signatures"].items() for sig in sigs]
     parts += [f"<li>versions: <code>{esc(str(meta['versions']))}</code></li>",
