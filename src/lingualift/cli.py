@@ -27,7 +27,10 @@ eval_app = typer.Typer(help="Evaluate models: translation quality, scoring exist
                        no_args_is_help=True)
 models_app = typer.Typer(help="Model presets: list them, install and convert them for offline use.",
                          no_args_is_help=True)
+data_app = typer.Typer(help="Build training data: clean, deduplicate, augment, mix, pack; inspect corpora.",
+                       no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 console = Console()
 
@@ -170,6 +173,55 @@ def eval_score(
     for name, s in scores.items():
         table.add_row(name, "n/a" if s.score is None else f"{s.score:.2f}", s.signature or s.unavailable or "")
     console.print(table)
+
+
+@data_app.command("build")
+def data_build(
+    config: str = typer.Option(..., help="Data config YAML (sources, clean, dedup, augment, mix, render, pack)."),
+    out: str = typer.Option(..., help="Output folder: shard-*.parquet, manifest.json (and rejects/)."),
+    workers: int = typer.Option(1, help="Processes for the per-source and per-shard stages."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count unreadable lines instead of stopping."),
+    rejects: bool = typer.Option(False, "--rejects", help="Write removed records with their reason to OUT/rejects/."),
+) -> None:
+    """Build packed, tokenised Parquet shards from a data config; resumes after a kill.
+
+    Example: lingualift data build --config recipes/data-demo.yaml --out runs/demo/data --workers 2
+    """
+    from lingualift.config import DataConfig, load_yaml
+    from lingualift.data.build import build
+
+    cfg = load_yaml(config, DataConfig)
+    manifest = build(cfg, out, workers=workers, skip_bad=skip_bad, write_rejects=rejects, console=console,
+                     command="lingualift " + " ".join(sys.argv[1:]))
+    table = Table("language / direction", "documents", "tokens", "removed")
+    for group, row in manifest["languages"].items():
+        table.add_row(group, str(row["documents"]), str(row["tokens"]),
+                      str(sum(manifest["removed"].get(group, {}).values())))
+    console.print(table)
+    packing = manifest["packing"]
+    console.print(f"{packing['blocks']} blocks of {packing['block_size']} tokens, packing efficiency "
+                  f"{packing['efficiency']}, {len(manifest['shards'])} shard(s); manifest: {out}/manifest.json")
+
+
+@data_app.command("stats")
+def data_stats(
+    path: str = typer.Argument(..., help="A corpus file (.txt/.jsonl, optionally .gz/.zst/.xz) or a built folder."),
+    lang: Optional[str] = typer.Option(None, help="Language of a plain-text corpus."),
+) -> None:
+    """Per-language counts, length histograms and duplicate share of a corpus or dataset.
+
+    Example: lingualift data stats runs/demo/data     lingualift data stats corpus.sw.txt.gz --lang sw
+    """
+    from pathlib import Path
+
+    from lingualift.data.stats import corpus_stats, dataset_stats
+
+    if Path(path).is_dir():
+        print(json.dumps(dataset_stats(path), indent=2, ensure_ascii=False))
+    else:
+        if ".jsonl" not in Path(path).name and not lang:
+            raise InputError("a plain-text corpus needs --lang", path)
+        print(json.dumps(corpus_stats(path, lang), indent=2, ensure_ascii=False))
 
 
 @models_app.command("list")

@@ -7,11 +7,14 @@ line naming the file, the line and what was expected (DESIGN.md, "Errors").
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import json
+import lzma
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 
 class InputError(Exception):
@@ -51,6 +54,33 @@ def read_lines(path: str | os.PathLike, *, allow_empty: bool = False) -> list[st
     if data.endswith(b"\n"):
         lines.pop()
     return lines
+
+
+def open_binary(path: str | os.PathLike) -> BinaryIO:
+    """A file opened for binary reading, decompressed by suffix (.gz, .zst, .xz)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("file not found", p)
+    if p.suffix == ".gz":
+        return gzip.open(p, "rb")
+    if p.suffix == ".xz":
+        return lzma.open(p, "rb")
+    if p.suffix == ".zst":
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(p.open("rb"), closefd=True))
+    return p.open("rb")
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None, str | None]]:
+    """Stream (line number, text, error) without the newline; a line that is not UTF-8
+    comes back as (number, None, what is wrong) so callers can stop or skip and count."""
+    with open_binary(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8").rstrip("\r\n"), None
+            except UnicodeDecodeError as err:
+                yield number, None, f"invalid UTF-8 at byte {err.start} of the line"
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:

@@ -49,20 +49,29 @@ def lid_labels(code: str) -> frozenset[str]:
     return frozenset(labels & LID176_LABELS)
 
 
-def detect(text: str) -> tuple[str, float]:
-    """Top lid.176 label and its probability."""
-    best = _detector().detect(text.replace("\n", " "), model="lite", k=1)[0]
-    return best["lang"], float(best["score"])
+# A language among lid.176's top three with at least this probability is plausible: the
+# lite model often ranks e.g. Swahili second behind Indonesian on correct Swahili text.
+MIN_PLAUSIBLE = 0.1
+
+
+def verdict(text: str, code: str, min_score: float = MIN_CONFIDENCE) -> bool | None:
+    """True: confidently another language; False: plausibly `code`; None: LID cannot tell
+    (language not covered, or no label confident enough)."""
+    labels = lid_labels(code)
+    if not labels:
+        return None
+    top = _detector().detect(text.replace("\n", " "), model="lite", k=3)
+    if any(t["lang"] in labels and t["score"] >= MIN_PLAUSIBLE for t in top):
+        return False
+    return True if top[0]["score"] >= min_score else None
 
 
 def is_off_target(text: str, code: str) -> bool:
     """True when the text is not in language `code`; an empty or letterless output is off target."""
     if not text.strip():
         return True
-    labels = lid_labels(code)
-    if labels:
-        label, score = detect(text)
-        if score >= MIN_CONFIDENCE:
-            return label not in labels
+    decided = verdict(text, code)
+    if decided is not None:
+        return decided
     # No letters at all (only digits, punctuation or byte noise) is not the target language.
     return scripts.matches_script(text, languages.get(code).script) is not True

@@ -60,7 +60,7 @@ def _hub_side(name: str, code: str, split: str) -> Side:
     try:
         import datasets
     except ImportError:
-        raise InputError("hf: data needs `pip install lingualift[data]` (the datasets package)") from None
+        raise InputError("hf: data need the datasets package (`pip install datasets`)") from None
     from lingualift import assets
 
     try:

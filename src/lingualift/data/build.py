@@ -1,0 +1,284 @@
+"""`lingualift data build`: sources -> clean -> dedup -> augment -> mix -> render -> pack.
+
+Four stages, each leaving a completion marker in `OUT/.work/` so a killed build resumes
+where it stopped:
+
+1. clean, one task per source, in parallel (`--workers`);
+2. dedup + augment, one streaming pass over the cleaned sources in config order (dedup is
+   global, so it is sequential; it keeps one hash per text);
+3. mix + render + shuffle into buckets of at most `docs_per_shard` documents;
+4. tokenise + pack, one task per bucket, in parallel, each writing one Parquet shard.
+
+Randomness is seeded per group, per sentence or per bucket, never by worker, so the same
+inputs and config give byte-identical shards with any number of workers. Shards are written
+under a temporary name and renamed; `manifest.json` is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing
+import random
+import shutil
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from lingualift import __version__
+from lingualift.config import DataConfig, Source
+from lingualift.data import augment as aug
+from lingualift.data import clean as cln
+from lingualift.data import dedup as ddp
+from lingualift.data import mix, pack, readers
+from lingualift.io import InputError, atomic_path, write_json
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text("utf-8"))
+
+
+def _jsonl(path: Path):
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)
+
+
+def _dump(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def clean_source(index: int, source_json: str, cfg_json: str, work: str, skip_bad: bool, rejects: str | None) -> dict:
+    """Stage 1 for one source (runs in a worker process)."""
+    source = Source.model_validate_json(source_json)
+    cfg = DataConfig.model_validate_json(cfg_json)
+    out = Path(work) / "clean" / f"{index:04d}.jsonl"
+    removed: defaultdict[str, Counter] = defaultdict(Counter)
+    counts = {"source": source.label(index), "read": 0, "bad": 0, "kept": Counter()}
+
+    def good_records():
+        for item in readers.read(source):
+            counts["read"] += 1
+            if isinstance(item, readers.Bad):
+                if not skip_bad:
+                    raise item.error()
+                counts["bad"] += 1
+                continue
+            yield item
+
+    reject_file = None
+    try:
+        if rejects:
+            Path(rejects).mkdir(parents=True, exist_ok=True)
+            reject_file = (Path(rejects) / f"{source.label(index)}.jsonl").open("w", encoding="utf-8")
+        with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8") as handle:
+            for record in cln.clean(good_records(), cfg.clean, removed, reject_file):
+                counts["kept"][cln.record_lang(record)] += 1
+                handle.write(_dump({**record, "source": source.label(index)}))
+    finally:
+        if reject_file:
+            reject_file.close()
+    counts["removed"] = {k: dict(v) for k, v in removed.items()}
+    write_json(out.with_suffix(".json"), counts)
+    return counts
+
+
+def _stage_dedup_augment(cfg: DataConfig, work: Path, n_sources: int) -> dict:
+    marker = work / "groups.json"
+    if marker.is_file():
+        return _read_json(marker)
+    removed: defaultdict[str, Counter] = defaultdict(Counter)
+    stats = aug.AugmentStats()
+    tables = [aug.load_table(a) for a in cfg.augment]
+    group_dir = work / "groups"
+    shutil.rmtree(group_dir, ignore_errors=True)
+    group_dir.mkdir(parents=True)
+    deduplicator = ddp.Deduplicator(cfg.dedup)
+    counts: Counter = Counter()
+    handles = {}
+
+    def stream():
+        for i in range(n_sources):
+            yield from _jsonl(work / "clean" / f"{i:04d}.jsonl")
+
+    records = ddp.dedup(stream(), cfg.dedup, removed, deduplicator)
+    for a, table in zip(cfg.augment, tables):
+        records = aug.augment(records, a, table, stats)
+    try:
+        for record in records:
+            group = cln.record_lang(record)
+            if group not in handles:
+                handles[group] = (group_dir / f"{group}.jsonl").open("w", encoding="utf-8")
+            handles[group].write(_dump(record))
+            counts[group] += 1
+    finally:
+        for handle in handles.values():
+            handle.close()
+    result = {"counts": dict(sorted(counts.items())), "removed": {k: dict(v) for k, v in removed.items()},
+              "augmented": {"lines": dict(stats.lines), "replaced_words": dict(stats.replaced),
+                            "covered_words": dict(stats.covered)}}
+    write_json(marker, result)
+    return result
+
+
+def _stage_mix(cfg: DataConfig, work: Path, counts: dict[str, int]) -> dict:
+    marker = work / "buckets.json"
+    if marker.is_file():
+        return _read_json(marker)
+    wanted = mix.targets(counts, cfg.mix)
+    per_record = {g: (1 if not mix.is_parallel(g) or not cfg.render.both_directions else 2) for g in wanted}
+    total_docs = sum(wanted[g] * per_record[g] for g in wanted)
+    n_buckets = max(1, math.ceil(total_docs / cfg.pack.docs_per_shard))
+    bucket_dir = work / "buckets"
+    shutil.rmtree(bucket_dir, ignore_errors=True)
+    bucket_dir.mkdir(parents=True)
+    handles = [(bucket_dir / f"{b:05d}.jsonl").open("w", encoding="utf-8") for b in range(n_buckets)]
+    rng = random.Random(f"{cfg.seed}:buckets")
+    try:
+        for group in sorted(wanted):
+            path = work / "groups" / f"{group}.jsonl"
+            for record in mix.draw(lambda p=path: _jsonl(p), counts[group], wanted[group], f"{cfg.mix.seed}:{group}"):
+                for text, lang in pack.render(record, cfg.render):
+                    handles[rng.randrange(n_buckets)].write(_dump({"text": text, "group": lang}))
+    finally:
+        for handle in handles:
+            handle.close()
+    result = {"targets": wanted, "buckets": n_buckets, "documents": total_docs}
+    write_json(marker, result)
+    return result
+
+
+def pack_bucket(bucket: int, cfg_json: str, work: str, out: str) -> dict:
+    """Stage 4 for one bucket (runs in a worker process)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cfg = DataConfig.model_validate_json(cfg_json)
+    marker = Path(work) / "shards" / f"{bucket:05d}.json"
+    shard = Path(out) / f"shard-{bucket:05d}.parquet"
+    if marker.is_file() and shard.is_file():
+        return _read_json(marker)
+    docs = [(r["text"], r["group"]) for r in _jsonl(Path(work) / "buckets" / f"{bucket:05d}.jsonl")]
+    random.Random(f"{cfg.seed}:shard:{bucket}").shuffle(docs)
+    stats = pack.PackStats()
+    columns = pack.pack(docs, pack.load_tokenizer(cfg.pack.tokenizer), cfg.pack.block_size, stats)
+    schema = pa.schema([(name, pa.list_(pa.int32())) for name in columns])
+    with atomic_path(shard) as tmp:
+        pq.write_table(pa.table(columns, schema=schema), tmp, compression="zstd")
+    digest = hashlib.sha256(shard.read_bytes()).hexdigest()
+    result = {"file": shard.name, "rows": stats.blocks, "sha256": digest, **stats.as_dict()}
+    write_json(marker, result)
+    return result
+
+
+def _fingerprint(cfg: DataConfig) -> str:
+    return hashlib.sha256((cfg.model_dump_json() + __version__).encode()).hexdigest()[:16]
+
+
+def _run_tasks(function, args: list[tuple], workers: int, progress=None) -> list:
+    """Map in worker processes (spawned: safe with torch and tokenizers), in order."""
+    if workers <= 1 or len(args) <= 1:
+        results = []
+        for a in args:
+            results.append(function(*a))
+            if progress:
+                progress()
+        return results
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(args))) as pool:
+        pending = [pool.apply_async(function, a) for a in args]
+        results = []
+        for p in pending:
+            results.append(p.get())
+            if progress:
+                progress()
+        return results
+
+
+def build(cfg: DataConfig, out: str | Path, workers: int = 1, skip_bad: bool = False,
+          write_rejects: bool = False, console=None, command: str | None = None) -> dict:
+    """Build packed shards and manifest.json in `out`; resumes an interrupted build."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    out = Path(out)
+    fresh = not out.exists()
+    work = out / ".work"
+    fingerprint = _fingerprint(cfg)
+    if (work / "config.json").is_file() and _read_json(work / "config.json").get("fingerprint") != fingerprint:
+        shutil.rmtree(work)  # another config: nothing cached is valid
+        for stale in (*out.glob("shard-*.parquet"), out / "manifest.json"):
+            stale.unlink(missing_ok=True)
+    for tmp in out.glob(".*.tmp"):
+        tmp.unlink()
+    (work / "clean").mkdir(parents=True, exist_ok=True)
+    (work / "shards").mkdir(parents=True, exist_ok=True)
+    write_json(work / "config.json", {"fingerprint": fingerprint})
+    timings = {}
+    cfg_json = cfg.model_dump_json()
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=console, disable=console is None) as bar:
+            started = time.perf_counter()
+            todo = [i for i in range(len(cfg.sources)) if not (work / "clean" / f"{i:04d}.json").is_file()]
+            task = bar.add_task("clean", total=len(cfg.sources), completed=len(cfg.sources) - len(todo))
+            rejects = str(out / "rejects") if write_rejects else None
+            _run_tasks(clean_source, [(i, cfg.sources[i].model_dump_json(), cfg_json, str(work), skip_bad, rejects)
+                                      for i in todo], workers, lambda: bar.advance(task))
+            sources = [_read_json(work / "clean" / f"{i:04d}.json") for i in range(len(cfg.sources))]
+            timings["clean_s"] = time.perf_counter() - started
+
+            started = time.perf_counter()
+            bar.add_task("dedup + augment", total=None)
+            groups = _stage_dedup_augment(cfg, work, len(cfg.sources))
+            timings["dedup_augment_s"] = time.perf_counter() - started
+
+            started = time.perf_counter()
+            mixed = _stage_mix(cfg, work, groups["counts"])
+            timings["mix_s"] = time.perf_counter() - started
+
+            started = time.perf_counter()
+            task = bar.add_task("tokenise + pack", total=mixed["buckets"])
+            shards = _run_tasks(pack_bucket, [(b, cfg_json, str(work), str(out)) for b in range(mixed["buckets"])],
+                                workers, lambda: bar.advance(task))
+            timings["pack_s"] = time.perf_counter() - started
+    except InputError:
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)  # bad input leaves nothing behind
+        raise
+    manifest = _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings, command)
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings, command) -> dict:
+    removed: defaultdict[str, Counter] = defaultdict(Counter)
+    for source in sources:
+        for lang, reasons in source["removed"].items():
+            removed[lang].update(reasons)
+    for lang, reasons in groups["removed"].items():
+        removed[lang].update(reasons)
+    documents, tokens = Counter(), Counter()
+    for shard in shards:
+        documents.update(shard["documents"])
+        tokens.update(shard["tokens"])
+    blocks = sum(s["blocks"] for s in shards)
+    kept = blocks * cfg.pack.block_size
+    dropped = sum(s["dropped_tokens"] for s in shards)
+    return {
+        "lingualift": __version__, "fingerprint": fingerprint, "command": command or " ".join(sys.argv),
+        "config": json.loads(cfg.model_dump_json()),
+        "sources": [{k: v for k, v in s.items() if k != "removed"} for s in sources],
+        "removed": {k: dict(v) for k, v in sorted(removed.items())},
+        "duplicates": {lang: sum(n for r, n in reasons.items() if r.startswith("duplicate"))
+                       for lang, reasons in groups["removed"].items()},
+        "augmented": groups["augmented"],
+        "groups": {g: {"available": n, "drawn": mixed["targets"].get(g, 0)} for g, n in groups["counts"].items()},
+        "languages": {g: {"documents": documents[g], "tokens": tokens[g]} for g in sorted(documents)},
+        "packing": {"block_size": cfg.pack.block_size, "blocks": blocks, "tokens": kept, "dropped_tokens": dropped,
+                    "efficiency": round(kept / (kept + dropped), 6) if kept + dropped else None,
+                    "boundaries": "position_ids restart per document; seq_lens per block",
+                    "tokenizer": cfg.pack.tokenizer},
+        "shards": [{"file": s["file"], "rows": s["rows"], "sha256": s["sha256"]} for s in shards],
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }

@@ -1,0 +1,72 @@
+"""How many records of each group (a language, or a SRC-TGT direction) go into the mix.
+
+Temperature sampling p_g ∝ n_g^(1/T) within monolingual and within parallel groups, an
+optional monolingual share of the whole, LLaMAX's minimum per direction (upsampled by
+repetition), caps, or fixed shares (SambaLingo's 75% target / 25% English).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+from lingualift.config import MixConfig
+from lingualift.io import InputError
+
+
+def is_parallel(group: str) -> bool:
+    return "-" in group
+
+
+def _temperature(counts: dict[str, int], temperature: float) -> dict[str, float]:
+    weights = {g: n ** (1.0 / temperature) for g, n in counts.items() if n}
+    total, norm = sum(counts.values()), sum(weights.values())
+    return {g: total * w / norm for g, w in weights.items()}
+
+
+def targets(counts: dict[str, int], cfg: MixConfig) -> dict[str, int]:
+    """Records to draw per group; more than a group has means repetition."""
+    if cfg.shares:
+        missing = sorted(set(counts) - set(cfg.shares))
+        unknown = sorted(set(cfg.shares) - set(counts))
+        if missing or unknown:
+            raise InputError(f"mix.shares must name exactly the groups of the data; missing {missing}, "
+                             f"not in the data {unknown}")
+        if abs(sum(cfg.shares.values()) - 1.0) > 1e-6:
+            raise InputError(f"mix.shares must sum to 1, not {sum(cfg.shares.values()):g}")
+        # Default total: the largest mix that needs no group repeated.
+        total = cfg.total or int(min(counts[g] / s for g, s in cfg.shares.items() if s > 0))
+        wanted = {g: s * total for g, s in cfg.shares.items()}
+    else:
+        mono = _temperature({g: n for g, n in counts.items() if not is_parallel(g)}, cfg.temperature)
+        para = _temperature({g: n for g, n in counts.items() if is_parallel(g)}, cfg.temperature)
+        m, p = sum(mono.values()), sum(para.values())
+        share = cfg.mono_share
+        if share is not None and m + p:
+            # Shrink whichever side is over its share; never grow one by repetition.
+            if m / (m + p) > share:
+                scale_m, scale_p = (share * p / (1 - share) / m if share < 1 else 1.0), 1.0
+            else:
+                scale_m, scale_p = 1.0, ((1 - share) * m / share / p if share > 0 else 0.0)
+            mono = {g: v * scale_m for g, v in mono.items()}
+            para = {g: v * scale_p for g, v in para.items()}
+        wanted = {**mono, **para}
+    result = {}
+    for group, value in wanted.items():
+        value = max(value, cfg.min_per_group) if counts.get(group) else 0
+        value = min(value, cfg.caps.get(group, value))
+        result[group] = int(value + 0.5)
+    return result
+
+
+def draw(read_group, count: int, target: int, seed: str) -> Iterator[dict]:
+    """`target` records from a group of `count`: every record target // count times, plus
+    a seeded sample of the remainder; `read_group()` streams the group again each pass."""
+    if not count or not target:
+        return
+    repeats, rest = divmod(target, count)
+    for _ in range(repeats):
+        yield from read_group()
+    if rest:
+        chosen = set(random.Random(seed).sample(range(count), rest))
+        yield from (r for i, r in enumerate(read_group()) if i in chosen)

@@ -1,0 +1,142 @@
+"""Stream records out of every source type, never holding a corpus in memory.
+
+Readers yield record dicts in DESIGN.md's formats (monolingual `text, lang`; parallel
+`src, tgt, src_lang, tgt_lang`), or `Bad` for a line that cannot be read, so the caller
+decides between stopping with file:line and `--skip-bad` counting.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Union
+
+from lingualift.config import Source
+from lingualift.io import InputError, iter_lines
+from lingualift.languages import resolve_code
+
+
+@dataclass(frozen=True)
+class Bad:
+    path: str
+    line: int
+    message: str
+
+    def error(self) -> InputError:
+        return InputError(self.message, self.path, self.line)
+
+
+Item = Union[dict, Bad]
+
+
+def _normalise(record: dict, source: Source, path: str, line: int) -> Item:
+    """A JSON/Parquet record checked against the two record shapes, languages resolved."""
+    try:
+        if "src" in record or "tgt" in record:
+            src_lang, tgt_lang = record.get("src_lang") or source.src_lang, record.get("tgt_lang") or source.tgt_lang
+            if not (isinstance(record.get("src"), str) and isinstance(record.get("tgt"), str) and src_lang and tgt_lang):
+                return Bad(path, line, "expected a parallel record with string src, tgt and src_lang, tgt_lang")
+            return {**record, "src_lang": resolve_code(src_lang), "tgt_lang": resolve_code(tgt_lang)}
+        text, lang = record.get(source.text_field), record.get("lang") or source.lang
+        if not isinstance(text, str) or not lang:
+            return Bad(path, line, f"expected a record with a string {source.text_field!r} and a lang "
+                                   "(or src/tgt/src_lang/tgt_lang)")
+        return {**{k: v for k, v in record.items() if k != source.text_field}, "text": text, "lang": resolve_code(lang)}
+    except InputError as err:
+        return Bad(path, line, err.message)
+
+
+def _text(source: Source) -> Iterator[Item]:
+    for number, text, error in iter_lines(source.path):
+        yield Bad(source.path, number, error) if error else {"text": text, "lang": source.lang}
+
+
+def _jsonl(source: Source) -> Iterator[Item]:
+    for number, text, error in iter_lines(source.path):
+        if error:
+            yield Bad(source.path, number, error)
+            continue
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            yield Bad(source.path, number, f"malformed JSON ({err.msg}, column {err.colno})")
+            continue
+        yield _normalise(record, source, source.path, number) if isinstance(record, dict) \
+            else Bad(source.path, number, "expected a JSON object")
+
+
+def _pairs(source: Source) -> Iterator[Item]:
+    src_path, tgt_path = source.paths
+    src_lines, tgt_lines = iter_lines(src_path), iter_lines(tgt_path)
+    for (number, src, src_err), right in zip(src_lines, tgt_lines):
+        _, tgt, tgt_err = right
+        if src_err or tgt_err:
+            yield Bad(src_path if src_err else tgt_path, number, src_err or tgt_err)
+            continue
+        yield {"src": src, "tgt": tgt, "src_lang": source.src_lang, "tgt_lang": source.tgt_lang}
+    # zip stops at the shorter file: whatever is left in either one is misalignment.
+    for path, rest in ((src_path, src_lines), (tgt_path, tgt_lines)):
+        extra = next(rest, None)
+        if extra is not None:
+            other = tgt_path if path == src_path else src_path
+            raise InputError(f"has more lines than {other} (expected aligned files)", path, extra[0])
+
+
+def _tsv(source: Source) -> Iterator[Item]:
+    for number, text, error in iter_lines(source.path):
+        if error or text.count("\t") != 1:
+            yield Bad(source.path, number, error or "expected two tab-separated columns (source, target)")
+            continue
+        src, tgt = text.split("\t")
+        yield {"src": src, "tgt": tgt, "src_lang": source.src_lang, "tgt_lang": source.tgt_lang}
+
+
+def _flores(source: Source) -> Iterator[Item]:
+    from lingualift.eval.sources import load_pair, load_side
+
+    for code in source.langs:
+        side = load_side(f"flores:{source.path}", code, source.split, "src")
+        yield from ({"text": line, "lang": code} for line in side.lines)
+    for direction in source.pairs:
+        src, tgt = (resolve_code(c) for c in direction.split("-", 1))
+        src_side, tgt_side = load_pair(f"flores:{source.path}", src, tgt, source.split, None)
+        yield from ({"src": s, "tgt": t, "src_lang": src, "tgt_lang": tgt} for s, t in zip(src_side.lines, tgt_side.lines))
+
+
+def _parquet(source: Source) -> Iterator[Item]:
+    import pyarrow.parquet as pq
+
+    if not Path(source.path).is_file():
+        raise InputError("file not found", source.path)
+    row = 0
+    for batch in pq.ParquetFile(source.path).iter_batches(batch_size=4096):
+        for record in batch.to_pylist():
+            row += 1
+            yield _normalise(record, source, source.path, row)
+
+
+def _hf(source: Source) -> Iterator[Item]:
+    try:
+        import datasets
+    except ImportError:
+        raise InputError("hf sources need the datasets package (`pip install datasets`)") from None
+    local = Path(source.path).exists()
+    if not local:
+        from lingualift.assets import offline
+
+        if offline():
+            raise InputError(f"hub dataset {source.path} cannot be streamed offline; pass a local copy")
+    stream = datasets.load_dataset(source.path, source.subset, split=source.split, streaming=not local)
+    for row, record in enumerate(stream, start=1):
+        yield _normalise(dict(record), source, f"hf:{source.path}", row)
+
+
+READERS = {"text": _text, "jsonl": _jsonl, "pairs": _pairs, "tsv": _tsv, "flores": _flores,
+           "parquet": _parquet, "hf": _hf}
+
+
+def read(source: Source) -> Iterator[Item]:
+    return READERS[source.type](source)
