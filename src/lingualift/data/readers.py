@@ -7,6 +7,7 @@ decides between stopping with file:line and `--skip-bad` counting.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,19 +71,15 @@ def _jsonl(source: Source) -> Iterator[Item]:
 
 def _pairs(source: Source) -> Iterator[Item]:
     src_path, tgt_path = source.paths
-    src_lines, tgt_lines = iter_lines(src_path), iter_lines(tgt_path)
-    for (number, src, src_err), right in zip(src_lines, tgt_lines):
-        _, tgt, tgt_err = right
+    for left, right in itertools.zip_longest(iter_lines(src_path), iter_lines(tgt_path)):
+        if left is None or right is None:
+            longer, other, (number, _, _) = (src_path, tgt_path, left) if right is None else (tgt_path, src_path, right)
+            raise InputError(f"has more lines than {other} (expected aligned files)", longer, number)
+        (number, src, src_err), (_, tgt, tgt_err) = left, right
         if src_err or tgt_err:
             yield Bad(src_path if src_err else tgt_path, number, src_err or tgt_err)
             continue
         yield {"src": src, "tgt": tgt, "src_lang": source.src_lang, "tgt_lang": source.tgt_lang}
-    # zip stops at the shorter file: whatever is left in either one is misalignment.
-    for path, rest in ((src_path, src_lines), (tgt_path, tgt_lines)):
-        extra = next(rest, None)
-        if extra is not None:
-            other = tgt_path if path == src_path else src_path
-            raise InputError(f"has more lines than {other} (expected aligned files)", path, extra[0])
 
 
 def _tsv(source: Source) -> Iterator[Item]:

@@ -1,0 +1,269 @@
+"""`data build` on real data from ../shared/data: filters, dedup, augmentation, packing,
+determinism, resume, and bad input."""
+
+import gzip
+import json
+import lzma
+import random
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from conftest import ROOT, run_cli
+from lingualift.config import AugmentConfig, DataConfig, DedupConfig, MixConfig, PackConfig, Source
+from lingualift.data import augment, dictionaries, mix
+from lingualift.data.build import build
+from lingualift.io import InputError, read_lines
+
+
+def _jsonl(path, records):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def planted(flores, tmp_path_factory):
+    """FLORES Swahili with planted duplicates, a wrong-script and a wrong-language line."""
+    folder = tmp_path_factory.mktemp("planted")
+    swh = read_lines(flores / "swh_Latn.dev")[:200]
+    records = [{"text": t, "lang": "swh_Latn"} for t in swh]
+    records.append({"text": swh[3], "lang": "swh_Latn"})  # exact duplicate
+    records.append({"text": "  " + swh[7].upper().replace(",", "") + " ", "lang": "swh_Latn"})  # same after normalising
+    near = max(swh, key=len).split()
+    near[len(near) // 2] = "kabisa"
+    records.append({"text": " ".join(near), "lang": "swh_Latn"})  # near duplicate: one word changed
+    records.append({"text": read_lines(flores / "rus_Cyrl.dev")[5], "lang": "swh_Latn"})  # wrong script
+    records.append({"text": read_lines(flores / "fra_Latn.dev")[9], "lang": "swh_Latn"})  # wrong language
+    return _jsonl(folder / "planted.jsonl", records), swh
+
+
+def _config(sources, **kw):
+    return DataConfig(sources=sources, pack=PackConfig(tokenizer="tiny", block_size=256, docs_per_shard=150), **kw)
+
+
+def test_planted_problems_removed_with_reasons(planted, tmp_path):
+    path, swh = planted
+    cfg = _config([Source(type="jsonl", path=path)], dedup=DedupConfig(near=True))
+    manifest = build(cfg, tmp_path / "out", write_rejects=True)
+    removed = manifest["removed"]["swh_Latn"]
+    assert removed == {"duplicate_exact": 2, "duplicate_near": 1, "script": 1, "langid": 1}
+    rejects = [json.loads(line) for line in (tmp_path / "out" / "rejects" / "000-jsonl.jsonl").read_text().splitlines()]
+    assert {r["reason"] for r in rejects} == {"script", "langid"}
+    assert manifest["groups"]["swh_Latn"]["available"] == 200
+    assert manifest["languages"]["swh_Latn"]["documents"] == 200
+
+
+def test_packing_layout_and_datasets_loading(planted, tmp_path):
+    import datasets
+
+    path, swh = planted
+    cfg = _config([Source(type="jsonl", path=path)])
+    manifest = build(cfg, tmp_path / "out")
+    files = [str(tmp_path / "out" / s["file"]) for s in manifest["shards"]]
+    assert len(files) == 2  # 200 documents, 150 per shard
+    ds = datasets.load_dataset("parquet", data_files=files, split="train")
+    assert set(ds.column_names) == {"input_ids", "position_ids", "seq_lens"}
+    assert len(ds) == manifest["packing"]["blocks"]
+    eos = 258  # tiny's <|im_end|>
+    for row in ds.select(range(5)):
+        assert len(row["input_ids"]) == 256 and sum(row["seq_lens"]) == 256
+        starts = [0]
+        for n in row["seq_lens"][:-1]:
+            starts.append(starts[-1] + n)
+        assert [i for i, p in enumerate(row["position_ids"]) if p == 0] == starts
+        for start, n in zip(starts[:-1], row["seq_lens"][:-1]):
+            assert row["input_ids"][start + n - 1] == eos  # every complete document ends in EOS
+    p = manifest["packing"]
+    assert p["tokens"] == p["blocks"] * 256 and 0.9 < p["efficiency"] <= 1.0
+    assert sum(v["tokens"] for v in manifest["languages"].values()) == p["tokens"] + p["dropped_tokens"]
+
+
+def test_same_inputs_give_byte_identical_shards_with_any_workers(planted, tmp_path):
+    path, _ = planted
+    cfg = _config([Source(type="jsonl", path=path)], dedup=DedupConfig(near=True))
+    one = build(cfg, tmp_path / "a", workers=1)
+    two = build(cfg, tmp_path / "b", workers=2)
+    assert [s["sha256"] for s in one["shards"]] == [s["sha256"] for s in two["shards"]]
+    for s in one["shards"]:
+        assert (tmp_path / "a" / s["file"]).read_bytes() == (tmp_path / "b" / s["file"]).read_bytes()
+    changed = build(cfg.model_copy(update={"seed": 1}), tmp_path / "c")
+    assert [s["sha256"] for s in changed["shards"]] != [s["sha256"] for s in one["shards"]]
+
+
+def test_compressed_inputs_and_pairs(shared, tmp_path):
+    eng = read_lines(shared / "tatoeba/eng-swa/tatoeba-test-v2021-08-07.eng")
+    swa = read_lines(shared / "tatoeba/eng-swa/tatoeba-test-v2021-08-07.swa")
+    (tmp_path / "e.txt.gz").write_bytes(gzip.compress(("\n".join(eng) + "\n").encode()))
+    (tmp_path / "s.txt.zst").write_bytes(zstandard.ZstdCompressor().compress(("\n".join(swa) + "\n").encode()))
+    (tmp_path / "m.txt.xz").write_bytes(lzma.compress(("\n".join(swa[:50]) + "\n").encode()))
+    cfg = _config([Source(type="pairs", paths=[str(tmp_path / "e.txt.gz"), str(tmp_path / "s.txt.zst")],
+                          src_lang="en", tgt_lang="sw"),
+                   Source(type="text", path=str(tmp_path / "m.txt.xz"), lang="swahili")])
+    manifest = build(cfg, tmp_path / "out")
+    assert manifest["sources"][0]["read"] == len(eng) == 387
+    assert manifest["sources"][1]["read"] == 50
+    assert set(manifest["languages"]) == {"eng_Latn-swh_Latn", "swh_Latn-eng_Latn", "swh_Latn"}
+    # The 50 monolingual lines are also in the pairs, but pairs and text are deduplicated separately.
+    assert manifest["groups"]["swh_Latn"]["available"] <= 50
+
+
+def test_codeswitch_with_muse_replaces_the_configured_share(shared, flores):
+    table = dictionaries.load(f"muse:{shared}/dicts/muse/en-de.txt", "deu_Latn")
+    assert len(table) > 50000 and "the" in table
+    ratio = 0.4
+    for i, text in enumerate(read_lines(flores / "eng_Latn.dev")[:100]):
+        rng = random.Random(i)
+        spans = augment.covered_spans(text, table)
+        switched, replaced, covered = augment.switch(text, table, ratio, 100, rng)
+        assert covered == len(spans)
+        assert replaced == int(ratio * covered + 0.5)
+        if replaced:
+            assert switched != text
+            assert switched[-1] == text[-1]  # final punctuation kept
+
+
+def test_codeswitch_keeps_case_and_multiword_entries():
+    table = {"new york": ["Nueva York"], "city": ["Stadt"], "the": ["die"]}
+    spans = augment.covered_spans("The New, York city", table)
+    assert [k for _, _, k in spans] == ["the", "city"]  # a comma splits the phrase
+    out, replaced, _ = augment.switch("The New York city.", table, 1.0, 10, random.Random(0))
+    assert out == "Die Nueva York Stadt." and replaced == 3
+
+
+def test_swahili_parallel_source_uses_wechsel(shared, tmp_path):
+    cfg = _config([Source(type="pairs", paths=[f"{shared}/tatoeba/eng-swa/tatoeba-test-v2021-08-07.eng",
+                                               f"{shared}/tatoeba/eng-swa/tatoeba-test-v2021-08-07.swa"],
+                          src_lang="eng_Latn", tgt_lang="swh_Latn")],
+                  augment=[AugmentConfig(dictionary=f"wechsel:{shared}/dicts/wechsel-wiktionary", src_lang="en",
+                                         tgt_lang="sw", mode="parallel-source", ratio=0.5)])
+    manifest = build(cfg, tmp_path / "out")
+    aug = manifest["augmented"]
+    assert aug["lines"]["swh_Latn"] > 100 and aug["replaced_words"]["swh_Latn"] >= aug["lines"]["swh_Latn"]
+    pairs = manifest["groups"]["eng_Latn-swh_Latn"]["available"]
+    assert pairs == manifest["sources"][0]["kept"]["eng_Latn-swh_Latn"] - sum(
+        v for k, v in manifest["removed"]["eng_Latn-swh_Latn"].items() if k.startswith("duplicate")) + aug["lines"]["swh_Latn"]
+
+
+def test_dictionary_formats_and_pivot(tmp_path):
+    (tmp_path / "d.csv").write_text("source,target\ndog,mbwa\ncat,paka\n")
+    assert dictionaries.load(f"panlex:{tmp_path}/d.csv", "swh_Latn") == {"dog": ["mbwa"], "cat": ["paka"]}
+    dog, cat = "dog\n1. Hund, Rüde\n".encode(), "cat\nKatze\n".encode()
+    (tmp_path / "x.dict").write_bytes(dog + cat)
+    b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"  # dictd's offsets
+    (tmp_path / "x.index").write_text(f"cat\t{b64[len(dog)]}\t{b64[len(cat)]}\ndog\tA\t{b64[len(dog)]}\n")
+    assert dictionaries.load(f"dictd:{tmp_path}/x.index", "deu_Latn") == {"dog": ["Hund", "Rüde"], "cat": ["Katze"]}
+    en_sw = {"dog": ["mbwa"]}
+    en_de = {"dog": ["Hund"]}
+    assert dictionaries.pivot(dictionaries.invert(en_sw), en_de) == {"mbwa": ["Hund"]}
+
+
+def test_mixing_rules():
+    counts = {"swh_Latn": 900, "eng_Latn": 100, "eng_Latn-swh_Latn": 40, "eng_Latn-fra_Latn": 400}
+    assert mix.targets(counts, MixConfig()) == counts  # T=1 keeps the data as it is
+    flat = mix.targets(counts, MixConfig(temperature=1e9))
+    assert flat["swh_Latn"] == flat["eng_Latn"] == 500 and flat["eng_Latn-swh_Latn"] == 220
+    t5 = mix.targets(counts, MixConfig(temperature=5))
+    assert counts["swh_Latn"] > t5["swh_Latn"] and t5["eng_Latn"] > counts["eng_Latn"]
+    assert mix.targets(counts, MixConfig(min_per_group=100))["eng_Latn-swh_Latn"] == 100
+    assert mix.targets(counts, MixConfig(caps={"sw": 300}))["swh_Latn"] == 300
+    two = {"swh_Latn": 900, "eng_Latn": 1000}
+    shares = mix.targets(two, MixConfig(shares={"sw": 0.75, "en": 0.25}))
+    assert shares == {"swh_Latn": 900, "eng_Latn": 300}
+    ratio = mix.targets(counts, MixConfig(mono_share=0.5))
+    assert sum(v for g, v in ratio.items() if "-" not in g) == sum(v for g, v in ratio.items() if "-" in g) == 440
+    with pytest.raises(InputError, match="missing"):
+        mix.targets(two, MixConfig(shares={"sw": 1.0}))
+    drawn = list(mix.draw(lambda: iter(range(4)), 4, 10, "s"))
+    assert len(drawn) == 10 and drawn[:8] == [0, 1, 2, 3] * 2 and drawn == list(mix.draw(lambda: iter(range(4)), 4, 10, "s"))
+
+
+def _write_config(tmp_path, sources):
+    import yaml
+
+    path = tmp_path / "data.yaml"
+    path.write_text(yaml.safe_dump({"sources": sources, "pack": {"tokenizer": "tiny", "block_size": 128}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("case", ["utf8", "json", "lengths", "language"])
+def test_bad_input_errors_and_skip_bad(case, tmp_path):
+    good = "Habari ya asubuhi rafiki yangu.\n"
+    if case == "utf8":
+        (tmp_path / "c.txt").write_bytes(good.encode() * 3 + b"mbaya \xff\xfe\n" + good.encode())
+        sources, needle = [{"type": "text", "path": str(tmp_path / "c.txt"), "lang": "sw"}], "c.txt:4: invalid UTF-8"
+    elif case == "json":
+        (tmp_path / "c.jsonl").write_text('{"text": "Habari", "lang": "sw"}\n{"text": "oops"\n')
+        sources, needle = [{"type": "jsonl", "path": str(tmp_path / "c.jsonl")}], "c.jsonl:2: malformed JSON"
+    elif case == "lengths":
+        (tmp_path / "a.txt").write_text("one\ntwo\nthree\n")
+        (tmp_path / "b.txt").write_text("moja\nmbili\n")
+        sources = [{"type": "pairs", "paths": [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")],
+                    "src_lang": "en", "tgt_lang": "sw"}]
+        needle = "a.txt:3: has more lines than"
+    else:
+        (tmp_path / "c.jsonl").write_text('{"text": "Habari", "lang": "sw"}\n{"text": "Hallo", "lang": "klingonish"}\n')
+        sources, needle = [{"type": "jsonl", "path": str(tmp_path / "c.jsonl")}], "c.jsonl:2: unknown language 'klingonish'"
+    config = _write_config(tmp_path, sources)
+    out = tmp_path / "out"
+    proc = run_cli("data", "build", "--config", config, "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and needle in proc.stderr, proc.stderr
+    assert not out.exists()
+    if case != "lengths":  # misaligned pair files cannot be skipped line by line
+        proc = run_cli("data", "build", "--config", config, "--out", str(out), "--skip-bad")
+        assert proc.returncode == 0, proc.stderr
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["sources"][0]["bad"] == 1
+
+
+def test_unknown_language_in_config_names_the_file(tmp_path):
+    config = _write_config(tmp_path, [{"type": "text", "path": "x.txt", "lang": "swahilli"}])
+    proc = run_cli("data", "build", "--config", config, "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "data.yaml: unknown language 'swahilli'" in proc.stderr
+
+
+def test_killed_build_leaves_no_complete_looking_shard_and_resumes(planted, tmp_path):
+    """kill -9 during packing, then resume: same shards as an uninterrupted build."""
+    path, _ = planted
+    import yaml
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"sources": [{"type": "jsonl", "path": path}],
+                                      "pack": {"tokenizer": "tiny", "block_size": 64, "docs_per_shard": 20}}))
+    out = tmp_path / "out"
+    script = ("import os, sys, lingualift.data.build as b\n"
+              "real = b.pack_bucket\n"
+              "def dying(bucket, *a):\n"
+              "    if bucket == 3: os.kill(os.getpid(), 9)\n"
+              "    return real(bucket, *a)\n"
+              "b.pack_bucket = dying\n"
+              "from lingualift.config import DataConfig, load_yaml\n"
+              f"b.build(load_yaml({str(config)!r}, DataConfig), {str(out)!r})\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True)
+    assert proc.returncode == -9
+    assert not (out / "manifest.json").exists()
+    shards = sorted(out.glob("shard-*.parquet"))
+    assert [s.name for s in shards] == ["shard-00000.parquet", "shard-00001.parquet", "shard-00002.parquet"]
+    for shard in shards:
+        assert pq.read_table(shard).num_rows > 0  # every file that looks like a shard is whole
+    proc = run_cli("data", "build", "--config", str(config), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    resumed = json.loads((out / "manifest.json").read_text())
+    fresh = build(DataConfig.model_validate(yaml.safe_load(config.read_text())), tmp_path / "fresh")
+    assert [s["sha256"] for s in resumed["shards"]] == [s["sha256"] for s in fresh["shards"]]
+    assert len(resumed["shards"]) == 11  # 201 documents (near dedup is off), 20 per shard
+
+
+def test_data_stats(planted, tmp_path):
+    path, _ = planted
+    proc = run_cli("data", "stats", path)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)["swh_Latn"]
+    assert stats["records"] == 205 and stats["duplicate_share"] == pytest.approx(2 / 205, abs=1e-4)
+    assert sum(stats["length_chars"].values()) == 205
+    build(_config([Source(type="jsonl", path=path)]), tmp_path / "out")
+    proc = run_cli("data", "stats", str(tmp_path / "out"))
+    assert json.loads(proc.stdout)["languages"]["swh_Latn"]["documents"] == 201  # near dedup off
