@@ -152,7 +152,6 @@ def _stage_mix(cfg: DataConfig, work: Path, counts: dict[str, int]) -> dict:
 
 def pack_bucket(bucket: int, cfg_json: str, work: str, out: str) -> dict:
     """Stage 4 for one bucket (runs in a worker process)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     cfg = DataConfig.model_validate_json(cfg_json)
@@ -163,10 +162,9 @@ def pack_bucket(bucket: int, cfg_json: str, work: str, out: str) -> dict:
     docs = [(r["text"], r["group"]) for r in _jsonl(Path(work) / "buckets" / f"{bucket:05d}.jsonl")]
     random.Random(f"{cfg.seed}:shard:{bucket}").shuffle(docs)
     stats = pack.PackStats()
-    columns = pack.pack(docs, pack.load_tokenizer(cfg.pack.tokenizer), cfg.pack.block_size, stats)
-    schema = pa.schema([(name, pa.list_(pa.int32())) for name in columns])
+    table = pack.pack(docs, pack.load_tokenizer(cfg.pack.tokenizer), cfg.pack.block_size, stats)
     with atomic_path(shard) as tmp:
-        pq.write_table(pa.table(columns, schema=schema), tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd")
     digest = hashlib.sha256(shard.read_bytes()).hexdigest()
     result = {"file": shard.name, "rows": stats.blocks, "sha256": digest, **stats.as_dict()}
     write_json(marker, result)

@@ -49,30 +49,44 @@ def load_tokenizer(spec: str):
     return AutoTokenizer.from_pretrained(directory, gguf_file=gguf) if gguf else AutoTokenizer.from_pretrained(directory)
 
 
-def pack(docs: list[tuple[str, str]], tokenizer, block_size: int, stats: PackStats) -> dict[str, list]:
-    """Columns of packed blocks: input_ids, position_ids, seq_lens."""
+# Documents tokenised per call: large enough for the Rust tokenizer's batching, small
+# enough that the Python lists it returns stay a few MB.
+TOKENIZE_BATCH = 1000
+
+
+def pack(docs: list[tuple[str, str]], tokenizer, block_size: int, stats: PackStats):
+    """A pyarrow table of packed blocks: input_ids, position_ids, seq_lens (int32 lists).
+
+    Works on flat numpy arrays (a list of Python ints costs ~8x the memory)."""
+    import numpy as np
+    import pyarrow as pa
+
     eos = tokenizer.eos_token_id
-    encoded = tokenizer([text for text, _ in docs], add_special_tokens=False)["input_ids"]
-    columns: dict[str, list] = {"input_ids": [], "position_ids": [], "seq_lens": []}
-    ids: list[int] = []
-    pos: list[int] = []
-    lens: list[int] = []
-    for (_, group), tokens in zip(docs, encoded):
-        tokens = tokens + [eos]
-        stats.documents[group] += 1
-        stats.tokens[group] += len(tokens)
-        offset = 0
-        while offset < len(tokens):
-            take = min(block_size - len(ids), len(tokens) - offset)
-            ids += tokens[offset:offset + take]
-            pos += range(take)  # a piece continued from the last block starts again at 0
-            lens.append(take)
-            offset += take
-            if len(ids) == block_size:
-                columns["input_ids"].append(ids)
-                columns["position_ids"].append(pos)
-                columns["seq_lens"].append(lens)
-                ids, pos, lens = [], [], []
-                stats.blocks += 1
-    stats.dropped_tokens += len(ids)
-    return columns
+    chunks, lengths = [], []
+    for start in range(0, len(docs), TOKENIZE_BATCH):
+        batch = docs[start:start + TOKENIZE_BATCH]
+        for (_, group), ids in zip(batch, tokenizer([t for t, _ in batch], add_special_tokens=False)["input_ids"]):
+            chunks.append(np.asarray(ids + [eos], dtype=np.int32))
+            lengths.append(len(ids) + 1)
+            stats.documents[group] += 1
+            stats.tokens[group] += len(ids) + 1
+    flat = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+    blocks = len(flat) // block_size
+    used = blocks * block_size
+    stats.blocks += blocks
+    stats.dropped_tokens += len(flat) - used
+    doc_starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]).astype(np.int64)
+    # A piece starts at every document start and every block start (a document continued
+    # from the previous block starts again at position 0 there).
+    cuts = np.union1d(doc_starts[doc_starts < used], np.arange(0, used, block_size))
+    piece_lens = np.diff(np.append(cuts, used)).astype(np.int32)
+    index = np.arange(used, dtype=np.int64)
+    positions = (index - np.repeat(cuts, piece_lens)).astype(np.int32)
+    pieces_per_block = np.bincount(cuts // block_size, minlength=blocks)
+    block_offsets = np.arange(0, used + 1, block_size, dtype=np.int32)
+    piece_offsets = np.concatenate([[0], np.cumsum(pieces_per_block)]).astype(np.int32)
+    return pa.table({
+        "input_ids": pa.ListArray.from_arrays(block_offsets, flat[:used]),
+        "position_ids": pa.ListArray.from_arrays(block_offsets, positions),
+        "seq_lens": pa.ListArray.from_arrays(piece_offsets, piece_lens),
+    })
