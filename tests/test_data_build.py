@@ -267,3 +267,19 @@ def test_data_stats(planted, tmp_path):
     build(_config([Source(type="jsonl", path=path)]), tmp_path / "out")
     proc = run_cli("data", "stats", str(tmp_path / "out"))
     assert json.loads(proc.stdout)["languages"]["swh_Latn"]["documents"] == 201  # near dedup off
+
+
+def test_slurm_array_pieces_give_the_same_shards(planted, flores, tmp_path):
+    """--only clean:I / merge / pack:B, as array jobs would run them, then the final run."""
+    path, _ = planted
+    cfg = _config([Source(type="jsonl", path=path), Source(type="flores", path=str(flores), langs=["eng_Latn"])])
+    out = tmp_path / "pieces"
+    for piece in ("clean:1", "clean:0", "merge"):
+        assert build(cfg, out, only=piece) is None
+    buckets = json.loads((out / ".work" / "buckets.json").read_text())["buckets"]
+    for b in reversed(range(buckets)):
+        assert build(cfg, out, only=f"pack:{b}") is None
+    assert not (out / "manifest.json").exists()
+    final = build(cfg, out)
+    whole = build(cfg, tmp_path / "whole")
+    assert [s["sha256"] for s in final["shards"]] == [s["sha256"] for s in whole["shards"]]

@@ -182,6 +182,7 @@ def data_build(
     workers: int = typer.Option(1, help="Processes for the per-source and per-shard stages."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count unreadable lines instead of stopping."),
     rejects: bool = typer.Option(False, "--rejects", help="Write removed records with their reason to OUT/rejects/."),
+    only: Optional[str] = typer.Option(None, help="One piece, for a Slurm array: clean:I | merge | pack:B."),
 ) -> None:
     """Build packed, tokenised Parquet shards from a data config; resumes after a kill.
 
@@ -192,7 +193,10 @@ def data_build(
 
     cfg = load_yaml(config, DataConfig)
     manifest = build(cfg, out, workers=workers, skip_bad=skip_bad, write_rejects=rejects, console=console,
-                     command="lingualift " + " ".join(sys.argv[1:]))
+                     command="lingualift " + " ".join(sys.argv[1:]), only=only)
+    if manifest is None:
+        console.print(f"{only}: done")
+        return
     table = Table("language / direction", "documents", "tokens", "removed")
     for group, row in manifest["languages"].items():
         table.add_row(group, str(row["documents"]), str(row["tokens"]),

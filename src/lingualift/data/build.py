@@ -195,8 +195,13 @@ def _run_tasks(function, args: list[tuple], workers: int, progress=None) -> list
 
 
 def build(cfg: DataConfig, out: str | Path, workers: int = 1, skip_bad: bool = False,
-          write_rejects: bool = False, console=None, command: str | None = None) -> dict:
-    """Build packed shards and manifest.json in `out`; resumes an interrupted build."""
+          write_rejects: bool = False, console=None, command: str | None = None,
+          only: str | None = None) -> dict | None:
+    """Build packed shards and manifest.json in `out`; resumes an interrupted build.
+
+    `only` runs one piece, for a Slurm array over machines sharing `out`: `clean:I` (source
+    I), `merge` (dedup + augment + mix, one job), `pack:B` (bucket B); a last run without
+    `only` finds everything done and writes the manifest."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     out = Path(out)
@@ -207,8 +212,9 @@ def build(cfg: DataConfig, out: str | Path, workers: int = 1, skip_bad: bool = F
         shutil.rmtree(work)  # another config: nothing cached is valid
         for stale in (*out.glob("shard-*.parquet"), out / "manifest.json"):
             stale.unlink(missing_ok=True)
-    for tmp in out.glob(".*.tmp"):
-        tmp.unlink()
+    if only is None:  # array jobs run side by side: a temp file may be another job's
+        for tmp in out.glob(".*.tmp"):
+            tmp.unlink()
     (work / "clean").mkdir(parents=True, exist_ok=True)
     (work / "shards").mkdir(parents=True, exist_ok=True)
     write_json(work / "config.json", {"fingerprint": fingerprint})
@@ -218,11 +224,18 @@ def build(cfg: DataConfig, out: str | Path, workers: int = 1, skip_bad: bool = F
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       console=console, disable=console is None) as bar:
             started = time.perf_counter()
+            step, _, index = (only or "").partition(":")
+            if step not in ("", "clean", "merge", "pack") or (step in ("clean", "pack") and not index.isdigit()):
+                raise InputError(f"--only takes clean:I, merge or pack:B, not {only!r}")
             todo = [i for i in range(len(cfg.sources)) if not (work / "clean" / f"{i:04d}.json").is_file()]
+            if step == "clean":
+                todo = [i for i in todo if i == int(index)]
             task = bar.add_task("clean", total=len(cfg.sources), completed=len(cfg.sources) - len(todo))
             rejects = str(out / "rejects") if write_rejects else None
             _run_tasks(clean_source, [(i, cfg.sources[i].model_dump_json(), cfg_json, str(work), skip_bad, rejects)
                                       for i in todo], workers, lambda: bar.advance(task))
+            if step == "clean":
+                return None
             sources = [_read_json(work / "clean" / f"{i:04d}.json") for i in range(len(cfg.sources))]
             timings["clean_s"] = time.perf_counter() - started
 
@@ -234,11 +247,16 @@ def build(cfg: DataConfig, out: str | Path, workers: int = 1, skip_bad: bool = F
             started = time.perf_counter()
             mixed = _stage_mix(cfg, work, groups["counts"])
             timings["mix_s"] = time.perf_counter() - started
+            if step == "merge":
+                return None
 
             started = time.perf_counter()
             task = bar.add_task("tokenise + pack", total=mixed["buckets"])
-            shards = _run_tasks(pack_bucket, [(b, cfg_json, str(work), str(out)) for b in range(mixed["buckets"])],
+            buckets = [int(index)] if step == "pack" else range(mixed["buckets"])
+            shards = _run_tasks(pack_bucket, [(b, cfg_json, str(work), str(out)) for b in buckets],
                                 workers, lambda: bar.advance(task))
+            if step == "pack":
+                return None
             timings["pack_s"] = time.perf_counter() - started
     except InputError:
         if fresh:
