@@ -113,7 +113,7 @@ def main() -> None:
     config = folder / "data.yaml"
     config.write_text(yaml.safe_dump({
         "sources": [{"type": "text", "path": str(f), "lang": f.stem} for f in files],
-        "pack": {"tokenizer": "tiny", "block_size": 2048, "docs_per_shard": 20000},
+        "pack": {"tokenizer": "tiny", "block_size": 2048, "docs_per_shard": 10000},
     }))
     lingualift = [sys.executable, "-m", "lingualift"]
     ours_s, ours_rss = measure([*lingualift, "data", "build", "--config", str(config), "--out", str(folder / "ours"),

@@ -283,3 +283,12 @@ def test_slurm_array_pieces_give_the_same_shards(planted, flores, tmp_path):
     final = build(cfg, out)
     whole = build(cfg, tmp_path / "whole")
     assert [s["sha256"] for s in final["shards"]] == [s["sha256"] for s in whole["shards"]]
+
+
+def test_parquet_source(flores, tmp_path):
+    import pyarrow as pa
+
+    lines = read_lines(flores / "deu_Latn.dev")[:40]
+    pq.write_table(pa.table({"text": lines, "lang": ["de"] * 40}), tmp_path / "c.parquet")
+    manifest = build(_config([Source(type="parquet", path=str(tmp_path / "c.parquet"))]), tmp_path / "out")
+    assert manifest["sources"][0]["read"] == 40 and manifest["groups"]["deu_Latn"]["available"] == 40

@@ -30,7 +30,10 @@ models_app = typer.Typer(help="Model presets: list them, install and convert the
 data_app = typer.Typer(help="Build training data: clean, deduplicate, augment, mix, pack; inspect corpora.",
                        no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+vocab_app = typer.Typer(help="Tokenizer fertility across languages (vocabulary expansion: open issue).",
+                        no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(vocab_app, name="vocab")
 app.add_typer(models_app, name="models")
 console = Console()
 
@@ -226,6 +229,38 @@ def data_stats(
         if ".jsonl" not in Path(path).name and not lang:
             raise InputError("a plain-text corpus needs --lang", path)
         print(json.dumps(corpus_stats(path, lang), indent=2, ensure_ascii=False))
+
+
+@vocab_app.command("analyze")
+def vocab_analyze(
+    tokenizer: str = typer.Option(..., help="A model spec, or a SentencePiece .model file."),
+    data: str = typer.Option(..., help="flores:DIR (aligned sentences, so parity is meaningful)."),
+    langs_: str = typer.Option("", "--langs", help="Languages (default: all 204 of the registry)."),
+    vs: Optional[str] = typer.Option(None, help="A second tokenizer, shown side by side."),
+    split: str = typer.Option("dev", help="FLORES split."),
+    limit: Optional[int] = typer.Option(None, help="First N sentences per language."),
+    out: Optional[str] = typer.Option(None, help="Folder for fertility.csv / .json / .html."),
+) -> None:
+    """Tokens per word / character / sentence, parity with English, byte-fallback and unknown rates.
+
+    Example: lingualift vocab analyze --tokenizer ../shared/data/tokenizers/llama2-tokenizer.model
+    --data flores:../shared/data/flores200 --langs sw,th,de --vs smollm2-135m --out runs/fertility
+    """
+    from lingualift import languages
+    from lingualift.vocab.fertility import analyze, write_report
+
+    codes = [languages.resolve_code(x) for x in _csv_list(langs_)] or [lang.code for lang in languages.all_languages()]
+    result = analyze(tokenizer, data, codes, split, limit)
+    other = analyze(vs, data, codes, split, limit) if vs else None
+    table = Table("code", "name", "tok/word", "tok/char", "parity", "byte fallback", *(["vs parity"] if other else []))
+    for code, row in sorted(result["languages"].items(), key=lambda kv: -kv[1]["parity"]):
+        extra = [f"{other['languages'][code]['parity']:.2f}"] if other else []
+        table.add_row(code, row["name"], f"{row['tokens_per_word']:.2f}", f"{row['tokens_per_char']:.2f}",
+                      f"{row['parity']:.2f}", f"{100 * row['byte_fallback_rate']:.1f}%", *extra)
+    console.print(table)
+    if out:
+        write_report(out, result, other)
+        console.print(f"written: {out}/fertility.csv  {out}/fertility.json  {out}/fertility.html")
 
 
 @models_app.command("list")

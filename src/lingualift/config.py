@@ -136,7 +136,7 @@ class RenderConfig(_Strict):
 class PackConfig(_Strict):
     tokenizer: str = "tiny"  # any model spec; only its tokenizer is loaded
     block_size: int = 2048
-    docs_per_shard: int = 50000
+    docs_per_shard: int = 20000  # one shard is shuffled and packed in memory: ~200 MB per worker
 
 
 class DataConfig(_Strict):

@@ -184,7 +184,9 @@ def _run_tasks(function, args: list[tuple], workers: int, progress=None) -> list
             if progress:
                 progress()
         return results
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(args))) as pool:
+    # A fresh worker every few tasks: the allocator does not give back what packing a
+    # shard fragments, so a long-lived worker's RSS creeps up shard after shard.
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(args)), maxtasksperchild=8) as pool:
         pending = [pool.apply_async(function, a) for a in args]
         results = []
         for p in pending:

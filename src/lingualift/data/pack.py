@@ -8,8 +8,10 @@ The tail of a shard that does not fill a block is dropped and counted.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from lingualift.config import RenderConfig
 from lingualift.languages import english_name
@@ -40,18 +42,43 @@ class PackStats:
                 "blocks": self.blocks, "dropped_tokens": self.dropped_tokens}
 
 
-def load_tokenizer(spec: str):
-    from transformers import AutoTokenizer
+@dataclass
+class PackTokenizer:
+    """What packing needs from a tokenizer: batch encoding without special tokens, EOS."""
+
+    encode: Callable[[list[str]], list[list[int]]]
+    eos_token_id: int
+
+
+@functools.cache  # one per worker process: reloading it per shard grows the heap
+def load_tokenizer(spec: str) -> PackTokenizer:
+    """The model's `tokenizer.json` through `tokenizers` when it has one: loading it through
+    transformers imports torch, ~350 MB in every worker. Otherwise (e.g. a bare
+    SentencePiece `tokenizer.model`) the transformers tokenizer; both give the same ids."""
+    import json
 
     from lingualift.models import resolve_spec
 
     directory, gguf = resolve_spec(spec)
-    return AutoTokenizer.from_pretrained(directory, gguf_file=gguf) if gguf else AutoTokenizer.from_pretrained(directory)
+    config = directory / "tokenizer_config.json"
+    if not gguf and (directory / "tokenizer.json").is_file() and config.is_file():
+        from tokenizers import Tokenizer
+
+        core = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        eos = json.loads(config.read_text("utf-8")).get("eos_token")
+        eos = eos.get("content") if isinstance(eos, dict) else eos
+        if eos is not None and core.token_to_id(eos) is not None:
+            return PackTokenizer(lambda texts: [e.ids for e in core.encode_batch(texts, add_special_tokens=False)],
+                                 core.token_to_id(eos))
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(directory, gguf_file=gguf) if gguf else AutoTokenizer.from_pretrained(directory)
+    return PackTokenizer(lambda texts: hf(texts, add_special_tokens=False)["input_ids"], hf.eos_token_id)
 
 
 # Documents tokenised per call: large enough for the Rust tokenizer's batching, small
 # enough that the Python lists it returns stay a few MB.
-TOKENIZE_BATCH = 1000
+TOKENIZE_BATCH = 256
 
 
 def pack(docs: list[tuple[str, str]], tokenizer, block_size: int, stats: PackStats):
@@ -62,10 +89,10 @@ def pack(docs: list[tuple[str, str]], tokenizer, block_size: int, stats: PackSta
     import pyarrow as pa
 
     eos = tokenizer.eos_token_id
-    chunks, lengths = [], []
+    chunks, lengths = [], []  # one small array per document, joined once
     for start in range(0, len(docs), TOKENIZE_BATCH):
         batch = docs[start:start + TOKENIZE_BATCH]
-        for (_, group), ids in zip(batch, tokenizer([t for t, _ in batch], add_special_tokens=False)["input_ids"]):
+        for (_, group), ids in zip(batch, tokenizer.encode([t for t, _ in batch])):
             chunks.append(np.asarray(ids + [eos], dtype=np.int32))
             lengths.append(len(ids) + 1)
             stats.documents[group] += 1
@@ -75,13 +102,14 @@ def pack(docs: list[tuple[str, str]], tokenizer, block_size: int, stats: PackSta
     used = blocks * block_size
     stats.blocks += blocks
     stats.dropped_tokens += len(flat) - used
-    doc_starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]).astype(np.int64)
+    # int32 throughout: a shard holds far fewer than 2^31 tokens, and int64 doubles the peak.
+    doc_starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int32)[:-1]]).astype(np.int32)
     # A piece starts at every document start and every block start (a document continued
     # from the previous block starts again at position 0 there).
-    cuts = np.union1d(doc_starts[doc_starts < used], np.arange(0, used, block_size))
+    cuts = np.union1d(doc_starts[doc_starts < used], np.arange(0, used, block_size, dtype=np.int32))
     piece_lens = np.diff(np.append(cuts, used)).astype(np.int32)
-    index = np.arange(used, dtype=np.int64)
-    positions = (index - np.repeat(cuts, piece_lens)).astype(np.int32)
+    positions = np.arange(used, dtype=np.int32)
+    positions -= np.repeat(cuts, piece_lens)
     pieces_per_block = np.bincount(cuts // block_size, minlength=blocks)
     block_offsets = np.arange(0, used + 1, block_size, dtype=np.int32)
     piece_offsets = np.concatenate([[0], np.cumsum(pieces_per_block)]).astype(np.int32)
