@@ -292,3 +292,12 @@ def test_parquet_source(flores, tmp_path):
     pq.write_table(pa.table({"text": lines, "lang": ["de"] * 40}), tmp_path / "c.parquet")
     manifest = build(_config([Source(type="parquet", path=str(tmp_path / "c.parquet"))]), tmp_path / "out")
     assert manifest["sources"][0]["read"] == 40 and manifest["groups"]["deu_Latn"]["available"] == 40
+
+
+def test_hf_source_from_a_local_dataset_folder(flores, tmp_path):
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    lines = read_lines(flores / "fra_Latn.dev")[:30]
+    _jsonl(folder / "train.jsonl", [{"text": t, "lang": "fr"} for t in lines])
+    manifest = build(_config([Source(type="hf", path=str(folder), split="train")]), tmp_path / "out")
+    assert manifest["groups"]["fra_Latn"]["available"] == 30
