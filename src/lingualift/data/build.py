@@ -242,13 +242,14 @@ def build(cfg: DataConfig, out: str | Path, workers: int = 1, skip_bad: bool = F
             timings["clean_s"] = time.perf_counter() - started
 
             started = time.perf_counter()
-            bar.add_task("dedup + augment", total=None)
+            task = bar.add_task("dedup + augment + mix", total=1)
             groups = _stage_dedup_augment(cfg, work, len(cfg.sources))
             timings["dedup_augment_s"] = time.perf_counter() - started
 
             started = time.perf_counter()
             mixed = _stage_mix(cfg, work, groups["counts"])
             timings["mix_s"] = time.perf_counter() - started
+            bar.advance(task)
             if step == "merge":
                 return None
 

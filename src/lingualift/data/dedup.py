@@ -26,7 +26,7 @@ def key_text(text: str) -> str:
     return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
-def _hash(text: str) -> int:
+def text_hash(text: str) -> int:
     return xxhash.xxh64_intdigest(text.encode("utf-8"))
 
 
@@ -66,7 +66,7 @@ class Deduplicator:
     def seen(self, record: dict) -> str | None:
         """'exact' or 'near' if the record repeats a kept one, else None (and remember it)."""
         keys = self._keys(record)
-        hashes = [(scope, _hash(text)) for scope, text in keys]
+        hashes = [(scope, text_hash(text)) for scope, text in keys]
         if self.cfg.exact and any(h in self.exact[scope] for scope, h in hashes):
             return "exact"
         sketches = []

@@ -9,7 +9,7 @@ from pathlib import Path
 from lingualift.config import Source
 from lingualift.data import readers
 from lingualift.data.clean import record_lang
-from lingualift.data.dedup import _hash, key_text
+from lingualift.data.dedup import key_text, text_hash
 
 # Character-length buckets, upper bounds: short fragments, sentences, paragraphs, documents.
 BUCKETS = (10, 50, 100, 200, 500, 1000, 5000)
@@ -34,7 +34,7 @@ def corpus_stats(path: str, lang: str | None = None) -> dict:
         group = record_lang(item)
         text = item["text"] if "text" in item else item["src"] + "\t" + item["tgt"]
         counts[group] += 1
-        h = _hash(key_text(text))
+        h = text_hash(key_text(text))
         dups[group] += h in seen[group]
         seen[group].add(h)
         hist[group][_bucket(len(text))] += 1
