@@ -84,31 +84,18 @@ def test_missing_flores_file(flores, tmp_path):
     _assert_user_error(proc, str(flores), "eng_Latn.devtest", out=out)
 
 
-def test_line_count_mismatch(tmp_path):
-    (tmp_path / "src.txt").write_text("one\ntwo\nthree\n")
-    (tmp_path / "ref.txt").write_text("moja\nmbili\n")
+@pytest.mark.parametrize("src,ref,needles", [
+    (b"one\ntwo\nthree\n", b"moja\nmbili\n", ("ref.txt:3", "3 lines")),  # line counts differ
+    (b"", b"moja\n", ("src.txt:1", "empty")),
+    (b"one\ntwo\n", b"moja\nmb\xffili\n", ("ref.txt:2", "invalid UTF-8")),
+])
+def test_bad_tsv_inputs(tmp_path, src, ref, needles):
+    (tmp_path / "src.txt").write_bytes(src)
+    (tmp_path / "ref.txt").write_bytes(ref)
     out = tmp_path / "o"
     proc = run_cli("eval", "translate", "--model", "tiny", "--data", f"tsv:{tmp_path}/src.txt,{tmp_path}/ref.txt",
                    "--directions", "en-sw", "--out", str(out))
-    _assert_user_error(proc, "ref.txt:3", "3 lines", out=out)
-
-
-def test_empty_file(tmp_path):
-    (tmp_path / "src.txt").write_text("")
-    (tmp_path / "ref.txt").write_text("moja\n")
-    out = tmp_path / "o"
-    proc = run_cli("eval", "translate", "--model", "tiny", "--data", f"tsv:{tmp_path}/src.txt,{tmp_path}/ref.txt",
-                   "--directions", "en-sw", "--out", str(out))
-    _assert_user_error(proc, "src.txt:1", "empty", out=out)
-
-
-def test_invalid_utf8(tmp_path):
-    (tmp_path / "src.txt").write_bytes(b"one\ntwo\n")
-    (tmp_path / "ref.txt").write_bytes(b"moja\nmb\xffili\n")
-    out = tmp_path / "o"
-    proc = run_cli("eval", "translate", "--model", "tiny", "--data", f"tsv:{tmp_path}/src.txt,{tmp_path}/ref.txt",
-                   "--directions", "en-sw", "--out", str(out))
-    _assert_user_error(proc, "ref.txt:2", "invalid UTF-8", out=out)
+    _assert_user_error(proc, *needles, out=out)
 
 
 def test_eval_score_json_matches_sacrebleu(flores, tmp_path):
