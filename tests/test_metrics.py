@@ -103,6 +103,7 @@ def test_off_target_rate(flores):
     assert rate(sat, "sat_Olck") == 0.0
     assert rate(eng, "sat_Olck") == 100.0
     assert rate(["", "12 345", "^^^^"], "swh_Latn") == 100.0
+    assert rate(["^^^^^^^^", "...", "?"], "eng_Latn") == 100.0
 
 
 def test_repetition_and_over_generation():

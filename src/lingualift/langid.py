@@ -68,10 +68,11 @@ def verdict(text: str, code: str, min_score: float = MIN_CONFIDENCE) -> bool | N
 
 def is_off_target(text: str, code: str) -> bool:
     """True when the text is not in language `code`; an empty or letterless output is off target."""
-    if not text.strip():
+    # No letters at all (empty, digits, punctuation, byte noise) is not the target language;
+    # lid.176 would still name one, often English.
+    if scripts.dominant_script(text) is None:
         return True
     decided = verdict(text, code)
     if decided is not None:
         return decided
-    # No letters at all (only digits, punctuation or byte noise) is not the target language.
     return scripts.matches_script(text, languages.get(code).script) is not True
