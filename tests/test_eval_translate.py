@@ -115,7 +115,8 @@ def test_eval_score_json_matches_sacrebleu(flores, tmp_path):
     assert scores["spbleu_flores101"]["score"] is None and "unavailable" in scores["spbleu_flores101"]
 
 
-@pytest.mark.parametrize("args", [[], ["langs"], ["eval"], ["eval", "translate"], ["eval", "score"], ["models", "fetch"]])
+@pytest.mark.parametrize("args", [[], ["langs"], ["eval"], ["eval", "translate"], ["eval", "score"], ["models", "fetch"],
+                                  ["data", "build"], ["data", "stats"], ["vocab", "analyze"]])
 def test_help_explains_itself(args):
     proc = run_cli(*args, "--help")
     assert proc.returncode == 0

@@ -30,7 +30,7 @@ models_app = typer.Typer(help="Model presets: list them, install and convert the
 data_app = typer.Typer(help="Build training data: clean, deduplicate, augment, mix, pack; inspect corpora.",
                        no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
-vocab_app = typer.Typer(help="Tokenizer fertility across languages (vocabulary expansion: open issue).",
+vocab_app = typer.Typer(help="Tokenizers across languages: fertility, parity with English, byte fallback.",
                         no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(vocab_app, name="vocab")
