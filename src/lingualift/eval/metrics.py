@@ -100,7 +100,8 @@ def ter(hyps, refs, tgt, srcs, options) -> Score:
 
 def off_target(hyps, refs, tgt, srcs, options) -> Score:
     rate = 100.0 * sum(langid.is_off_target(h, tgt) for h in hyps) / max(len(hyps), 1)
-    return Score("off_target", rate, f"lid176-lite+script|min_conf:{langid.MIN_CONFIDENCE}|tgt:{tgt}")
+    return Score("off_target", rate, f"lid176-lite+top3+script|min_conf:{langid.MIN_CONFIDENCE}"
+                                     f"|plausible:{langid.MIN_PLAUSIBLE}")
 
 
 # A loop: a unit of 2-50 characters starting with a letter, four times in a row

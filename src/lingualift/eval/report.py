@@ -156,7 +156,9 @@ def _html(results: dict, previous: dict | None) -> str:
     for name, row in averages(records).items():
         parts.append(f"<tr><th>{esc(name)}</th><td>{row['directions']}</td>"
                      + "".join(f"<td>{fmt(row[m])}</td>" for m in SUMMARY) + "</tr>")
+    unavailable = {n: sc["unavailable"] for r in records for n, sc in r["scores"].items() if sc.get("unavailable")}
     parts += ["</table><h2>How this was made</h2><ul>"]
+    parts += [f"<li>{esc(name)}: unavailable — {esc(why)}</li>" for name, why in unavailable.items()]
     parts += [f"<li>{esc(name)}: <code>{esc(sig)}</code></li>" for name, sigs in meta["signatures"].items() for sig in sigs]
     parts += [f"<li>versions: <code>{esc(str(meta['versions']))}</code></li>",
               f"<li>command: <code>{esc(meta['command'])}</code></li></ul></body></html>"]

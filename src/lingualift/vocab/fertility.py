@@ -81,16 +81,16 @@ def analyze(spec: str, data: str, langs: list[str], split: str = "dev", limit: i
     return {"tokenizer": seg.name, "data": data, "split": split, "limit": limit, "languages": rows}
 
 
-def _bar_html(rows: dict, other: dict | None) -> str:
+def _bar_html(rows: dict, other: dict | None, names: tuple[str, str]) -> str:
     esc = html.escape
     ranked = sorted(rows, key=lambda c: -rows[c]["parity"])
     top = max([rows[c]["parity"] for c in rows] + [other[c]["parity"] for c in other or {}] + [1.0])
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>tokenizer parity</title><style>"
-             "body{font-family:system-ui,sans-serif;margin:2em}td{padding:2px 6px;font-size:13px}"
+             "body{font-family:system-ui,sans-serif;margin:2em}td{padding:2px 6px;font-size:13px;white-space:nowrap}"
              ".a{background:#4a90d9;height:11px;display:inline-block}.b{background:#e8a33d;height:11px;"
              "display:inline-block}</style></head><body><h1>Token parity with English (lower is better)</h1>",
-             "<p><span class='a' style='width:20px'></span> first tokenizer"
-             + (" &nbsp; <span class='b' style='width:20px'></span> --vs tokenizer" if other else "") + "</p><table>"]
+             f"<p><span class='a' style='width:20px'></span> {esc(names[0])}"
+             + (f" &nbsp; <span class='b' style='width:20px'></span> {esc(names[1])}" if other else "") + "</p><table>"]
     for code in ranked:
         a = rows[code]["parity"]
         bars = f"<span class='a' style='width:{400 * a / top:.0f}px'></span> {a:.2f}"
@@ -115,5 +115,6 @@ def write_report(out: str | Path, result: dict, other: dict | None = None) -> No
             cells += [str(other["languages"].get(code, {}).get(f, "")) for f in fields]
         lines.append(",".join(cells))
     write_text(out / "fertility.csv", "\n".join(lines) + "\n")
-    write_text(out / "fertility.html", _bar_html(result["languages"], other["languages"] if other else None))
+    names = (result["tokenizer"], other["tokenizer"] if other else "")
+    write_text(out / "fertility.html", _bar_html(result["languages"], other["languages"] if other else None, names))
     write_json(out / "fertility.json", {"tokenizer": result, "vs": other})
