@@ -35,7 +35,6 @@ class GenerationStats:
     lines: int = 0
     new_tokens: int = 0
     seconds: float = 0.0
-    engine: str = "hf"
     batches: int = 0
 
     @property
@@ -184,9 +183,9 @@ def load_generator(spec: str, engine: str = "auto", dtype: str = "auto") -> Gene
         directory, gguf = models.resolve_spec(spec)
         llm = LLM(model=str(directory / gguf) if gguf else str(directory),
                   dtype="auto" if dtype == "auto" else {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[dtype])
-        return Generator(llm, llm.get_tokenizer(), "vllm", GenerationStats(engine="vllm"))
+        return Generator(llm, llm.get_tokenizer(), "vllm")
     if engine != "hf":
         raise InputError(f"unknown engine {engine!r}; choose auto, hf or vllm")
     model, tokenizer = models.load(spec, dtype=dtype)
     tokenizer.padding_side = "left"
-    return Generator(model, tokenizer, "hf", GenerationStats(engine="hf"))
+    return Generator(model, tokenizer, "hf")

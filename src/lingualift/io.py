@@ -33,29 +33,6 @@ class InputError(Exception):
         return f"{where}: {self.message}" if where else self.message
 
 
-def read_lines(path: str | os.PathLike, *, allow_empty: bool = False) -> list[str]:
-    """Read a UTF-8 text file as lines without their newline.
-
-    A line-aligned corpus must keep empty lines (they are segments), so only a trailing
-    newline at the very end is dropped; invalid UTF-8 is reported with its line number.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("file not found (expected a UTF-8 text file)", p)
-    data = p.read_bytes()
-    if not data and not allow_empty:
-        raise InputError("file is empty (expected one segment per line)", p, 1)
-    lines = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            lines.append(raw.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError as err:
-            raise InputError(f"invalid UTF-8 at byte {err.start} of the line", p, number) from None
-    if data.endswith(b"\n"):
-        lines.pop()
-    return lines
-
-
 def open_binary(path: str | os.PathLike) -> BinaryIO:
     """A file opened for binary reading, decompressed by suffix (.gz, .zst, .xz)."""
     p = Path(path)
@@ -83,24 +60,19 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None, str |
                 yield number, None, f"invalid UTF-8 at byte {err.start} of the line"
 
 
-def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
-    """Yield JSON objects one per line; blank lines are skipped, anything else must parse."""
-    p = Path(path)
-    with p.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise InputError(f"invalid UTF-8 at byte {err.start} of the line", p, number) from None
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise InputError(f"malformed JSON ({err.msg}, column {err.colno})", p, number) from None
-            if not isinstance(record, dict):
-                raise InputError("expected a JSON object on each line", p, number)
-            yield record
+def read_lines(path: str | os.PathLike, *, allow_empty: bool = False) -> list[str]:
+    """All lines of a (possibly compressed) UTF-8 file, stopping at the first bad line.
+
+    A line-aligned corpus keeps its empty lines (they are segments); an empty file is an
+    error unless allowed."""
+    lines = []
+    for number, text, error in iter_lines(path):
+        if error:
+            raise InputError(error, path, number)
+        lines.append(text)
+    if not lines and not allow_empty:
+        raise InputError("file is empty (expected one segment per line)", path, 1)
+    return lines
 
 
 @contextlib.contextmanager

@@ -103,7 +103,7 @@ def _stage_dedup_augment(cfg: DataConfig, work: Path, n_sources: int) -> dict:
         for i in range(n_sources):
             yield from _jsonl(work / "clean" / f"{i:04d}.jsonl")
 
-    records = ddp.dedup(stream(), cfg.dedup, removed, deduplicator)
+    records = ddp.dedup(stream(), removed, deduplicator)
     for a, table in zip(cfg.augment, tables):
         records = aug.augment(records, a, table, stats)
     try:

@@ -89,7 +89,7 @@ class Deduplicator:
         return None
 
 
-def dedup(records: Iterable[dict], cfg: DedupConfig, removed: defaultdict[str, Counter],
+def dedup(records: Iterable[dict], removed: defaultdict[str, Counter],
           deduplicator: Deduplicator) -> Iterator[dict]:
     for record in records:
         kind = deduplicator.seen(record)

@@ -25,7 +25,7 @@ def _bucket(n: int) -> str:
 def corpus_stats(path: str, lang: str | None = None) -> dict:
     """Per language (or direction): records, duplicate share, character-length histogram."""
     kind = "jsonl" if ".jsonl" in Path(path).name else "text"
-    source = Source(type=kind, path=path, lang=lang) if kind == "text" else Source(type="jsonl", path=path, lang=lang)
+    source = Source(type=kind, path=path, lang=lang)
     counts, dups, hist = Counter(), Counter(), defaultdict(Counter)
     seen: dict[str, set] = defaultdict(set)
     for item in readers.read(source):

@@ -134,9 +134,10 @@ def run(cfg: TranslateConfig, console=None, command: str | None = None) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     template = get_template(cfg.template) if cfg.template != "chat" else None
-    needs_pool = cfg.shots > 0 or cfg.template == "fewshot"
-    if cfg.template == "fewshot" and cfg.shots <= 0:
-        raise InputError("template fewshot needs --shots K (K >= 1)")
+    wants_examples = template is not None and template.needs_examples
+    needs_pool = cfg.shots > 0 or wants_examples
+    if wants_examples and cfg.shots <= 0:
+        raise InputError(f"template {cfg.template} uses examples: it needs --shots K (K >= 1)")
     jobs = _plan(cfg, template.source if template else "chat", needs_pool)
     todo = [job for job in jobs if job.cached() is None]
     generator = load_generator(cfg.model, cfg.engine, cfg.dtype) if todo else None
