@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -30,7 +31,7 @@ models_app = typer.Typer(help="Model presets: list them, install and convert the
 data_app = typer.Typer(help="Build training data: clean, deduplicate, augment, mix, pack; inspect corpora.",
                        no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
-vocab_app = typer.Typer(help="Tokenizers across languages: fertility, parity with English, byte fallback.",
+vocab_app = typer.Typer(help="Tokenizers across languages: fertility and parity (analyze), vocabulary expansion (expand).",
                         no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(vocab_app, name="vocab")
@@ -219,7 +220,6 @@ def data_stats(
 
     Example: lingualift data stats runs/demo/data     lingualift data stats corpus.sw.txt.gz --lang sw
     """
-    from pathlib import Path
 
     from lingualift.data.stats import corpus_stats, dataset_stats
 
@@ -261,6 +261,49 @@ def vocab_analyze(
     if out:
         write_report(out, result, other)
         console.print(f"written: {out}/fertility.csv  {out}/fertility.json  {out}/fertility.html")
+
+
+@vocab_app.command("expand")
+def vocab_expand(
+    model: str = typer.Option(..., help="A model spec (HF directory, preset, hub id) or a bare SentencePiece "
+                                        ".model file (then only the tokenizer is expanded)."),
+    corpus: list[str] = typer.Option(..., help="Target-language text: a text file (one sentence per line, "
+                                               ".gz/.zst/.xz too) or DESIGN.md JSONL; repeatable."),
+    langs_: str = typer.Option(..., "--langs", help="Target languages, e.g. swh_Latn or sw,th."),
+    add: int = typer.Option(..., help="At most this many new tokens (SambaLingo: up to 25000)."),
+    out: str = typer.Option(..., help="Output folder: HF model/tokenizer + manifest.json + effect.md."),
+    init: str = typer.Option("mean", help="New embedding rows: mean (of the base pieces' rows) or random."),
+    method: str = typer.Option("continue", help="continue: BPE merges learned on the base's own segmentation "
+                                                "(every token reachable, ranked by saving); fresh: a target "
+                                                "tokenizer trained from scratch, SambaLingo's way."),
+    protect: list[str] = typer.Option([], help="English text that must segment exactly as before: a text file "
+                                               "or flores:DIR (its eng_Latn dev); repeatable."),
+    heldout: Optional[str] = typer.Option(None, help="flores:DIR for the effect report: fertility and "
+                                                     "per-character perplexity before and after."),
+    heldout_lines: str = typer.Option(":", help="Which FLORES lines are held out, START:END (e.g. 500: when "
+                                                "the corpus holds the first 500)."),
+    compare: str = typer.Option("random", help="Other inits measured in the effect report (comma list; '' for none)."),
+    seed: int = typer.Option(0, help="Seed of the random init."),
+    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bf16, fp16, fp32."),
+    overwrite: bool = typer.Option(False, help="Replace a non-empty output folder."),
+) -> None:
+    """Add up to N target-language tokens as real BPE vocabulary, resize and initialise embeddings.
+
+    Works for SentencePiece-BPE (Llama-2: tokenizer.model) and byte-level BPE (GPT-2, Llama-3,
+    SmolLM2) tokenizers. New merges rank after every base merge and tokens that would join two
+    pieces of the --protect text are left out, so that text segments exactly as before.
+
+    Example: lingualift vocab expand --model smollm2-135m --corpus sw.txt --langs swh_Latn --add 8000
+    --protect flores:../shared/data/flores200 --heldout flores:../shared/data/flores200
+    --heldout-lines 500: --out runs/smollm2-sw
+    """
+    from lingualift.vocab.expand import expand, parse_slice
+
+    manifest = expand(model, corpus, _csv_list(langs_), add, out, init=init, method=method, protect=protect,
+                      heldout=heldout, heldout_lines=parse_slice(heldout_lines), compare=_csv_list(compare),
+                      seed=seed, dtype=dtype, overwrite=overwrite, log=lambda m: console.print(m))
+    console.print(Path(out, "effect.md").read_text(encoding="utf-8"))
+    console.print(f"written: {out} ({manifest['added']} new tokens, ids {manifest['new_token_ids']})")
 
 
 @models_app.command("list")

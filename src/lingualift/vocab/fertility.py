@@ -47,6 +47,8 @@ def load_segmenter(spec: str) -> Segmenter:
     from lingualift.models import resolve_spec
 
     directory, gguf = resolve_spec(spec)
+    if not gguf and (directory / "tokenizer.model").is_file() and not (directory / "tokenizer.json").is_file():
+        return load_segmenter(str(directory / "tokenizer.model"))
     tok = AutoTokenizer.from_pretrained(directory, gguf_file=gguf) if gguf else AutoTokenizer.from_pretrained(directory)
     return Segmenter(spec, lambda text: tok.tokenize(text), tok.unk_token)
 
