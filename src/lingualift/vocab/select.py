@@ -1,11 +1,12 @@
 """Choose new tokens for target languages and add them as real BPE vocabulary.
 
-SambaLingo's recipe: train a tokenizer of the base's family on target-language text, keep
-the tokens the base lacks, add up to N of them. BPE training is itself the ranking the
-issue asks for: each merge is the pair whose joining shortens the training corpus most at
-that point, so new tokens are taken in merge order (sentencepiece: piece score; `tokenizers`:
-merge rank). `tokenizer.add_tokens()` is not used: added tokens skip normalisation and BPE,
-break spacing on decode and never combine with byte fallback.
+Two ways to train them, both ranked by how much they shorten the target text:
+`continue` (default) learns BPE merges on top of the base's own segmentation, so each merge
+is the one that saves most tokens over the base at that point and every token is
+reachable; `fresh` is SambaLingo's recipe, a target tokenizer of the base's family trained
+from scratch, whose tokens the base lacks are kept in merge order. `tokenizer.add_tokens()`
+is never used: added tokens skip normalisation and BPE, break spacing on decode and never
+combine with byte fallback.
 """
 
 from __future__ import annotations
