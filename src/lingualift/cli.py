@@ -6,6 +6,7 @@ User errors (InputError) end as one line on stderr and exit status 2, never a tr
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -35,6 +36,9 @@ vocab_app = typer.Typer(help="Tokenizers across languages: fertility and parity 
                         no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(vocab_app, name="vocab")
+train_app = typer.Typer(help="Train: continual pretraining (cpt), instruction tuning (sft), preference tuning (dpo).",
+                        no_args_is_help=True)
+app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 console = Console()
 
@@ -297,13 +301,160 @@ def vocab_expand(
     --protect flores:../shared/data/flores200 --heldout flores:../shared/data/flores200
     --heldout-lines 500: --out runs/smollm2-sw
     """
-    from lingualift.vocab.expand import expand, parse_slice
+    from lingualift.io import parse_slice
+    from lingualift.vocab.expand import expand
 
     manifest = expand(model, corpus, _csv_list(langs_), add, out, init=init, method=method, protect=protect,
                       heldout=heldout, heldout_lines=parse_slice(heldout_lines), compare=_csv_list(compare),
                       seed=seed, dtype=dtype, overwrite=overwrite, log=lambda m: console.print(m))
     console.print(Path(out, "effect.md").read_text(encoding="utf-8"))
     console.print(f"written: {out} ({manifest['added']} new tokens, ids {manifest['new_token_ids']})")
+
+
+def _train(stage: str, config: Optional[str], model: Optional[str], data: Optional[str], out: Optional[str],
+           max_steps: Optional[int], lr: Optional[float], lora: bool, sets: list[str], resume: bool,
+           overwrite: bool) -> None:
+    import importlib
+
+    from lingualift.train.config import load, parse_sets
+
+    flags = {"model": model, "data": data, "out": out, "max_steps": max_steps, "lr": lr}
+    overrides = parse_sets(sets)
+    if lora and "lora" not in overrides:
+        overrides["lora"] = {}
+    cfg = load(config, flags, overrides)
+    manifest = importlib.import_module(f"lingualift.train.{stage}").run(cfg, resume=resume, overwrite=overwrite)
+    if os.environ.get("RANK", "0") != "0":  # one report per run, not per process
+        return
+    console.print(f"{stage}: {manifest['steps']} steps, loss {manifest['first_loss']:.4f} -> "
+                  f"{manifest['final_loss']:.4f}; model: {manifest['model_dir']}")
+    for code, ppl in (manifest.get("heldout_ppl_char") or {}).items():
+        console.print(f"{code}: held-out per-character perplexity {ppl['before']:.3f} -> {ppl['after']:.3f}")
+
+
+_CONFIG_HELP = "YAML with TrainConfig fields (see README); flags and --set override it."
+_SET_HELP = "KEY=VALUE for any config field, YAML-typed: lr=1e-4, lora.r=8, eval_langs=[swh_Latn]; repeatable."
+
+
+@train_app.command("cpt")
+def train_cpt(
+    config: Optional[str] = typer.Option(None, help=_CONFIG_HELP),
+    model: Optional[str] = typer.Option(None, help="Model spec: preset, HF directory, hub id."),
+    data: Optional[str] = typer.Option(None, help="Folder of `lingualift data build` shards."),
+    out: Optional[str] = typer.Option(None, help="Run folder: model/, checkpoints/, tensorboard/, loss.png, manifest.json."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (overrides epochs)."),
+    lr: Optional[float] = typer.Option(None, help="Peak learning rate."),
+    lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters (default settings; tune with --set lora.r=...)."),
+    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT/checkpoints."),
+    overwrite: bool = typer.Option(False, help="Delete OUT and start over."),
+) -> None:
+    """Continual pretraining on packed shards; full fine-tuning or LoRA, optional embeddings-first phase.
+
+    Example: lingualift train cpt --config recipes/cpt-tiny.yaml
+    Many GPUs: accelerate launch --config_file configs/accelerate/fsdp.yaml -m lingualift train cpt --config ...
+    """
+    _train("cpt", config, model, data, out, max_steps, lr, lora, sets, resume, overwrite)
+
+
+@train_app.command("sft")
+def train_sft(
+    config: Optional[str] = typer.Option(None, help=_CONFIG_HELP),
+    model: Optional[str] = typer.Option(None, help="Model spec, e.g. the model/ folder of a CPT run."),
+    data: Optional[str] = typer.Option(None, help="Instruction JSONL/JSON: messages, Alpaca or ShareGPT records."),
+    out: Optional[str] = typer.Option(None, help="Run folder."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (overrides epochs)."),
+    lr: Optional[float] = typer.Option(None, help="Peak learning rate."),
+    lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters."),
+    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint."),
+    overwrite: bool = typer.Option(False, help="Delete OUT and start over."),
+) -> None:
+    """Instruction tuning, loss on assistant tokens only; chat template or LLaMAX's Alpaca prompt.
+
+    Example: lingualift train sft --config recipes/sft-tiny.yaml
+    """
+    _train("sft", config, model, data, out, max_steps, lr, lora, sets, resume, overwrite)
+
+
+@train_app.command("dpo")
+def train_dpo(
+    config: Optional[str] = typer.Option(None, help=_CONFIG_HELP),
+    model: Optional[str] = typer.Option(None, help="Model spec, e.g. the model/ folder of an SFT run."),
+    data: Optional[str] = typer.Option(None, help="Preference JSONL/JSON: prompt, chosen, rejected."),
+    out: Optional[str] = typer.Option(None, help="Run folder."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (overrides epochs)."),
+    lr: Optional[float] = typer.Option(None, help="Peak learning rate."),
+    lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters (the reference is the adapter-free base)."),
+    sets: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint."),
+    overwrite: bool = typer.Option(False, help="Delete OUT and start over."),
+) -> None:
+    """Preference tuning with TRL's DPOTrainer (SambaLingo's stage after SFT).
+
+    Example: lingualift train dpo --model runs/sft-tiny/model --data runs/dpo-tiny.jsonl --out runs/dpo-tiny
+    """
+    _train("dpo", config, model, data, out, max_steps, lr, lora, sets, resume, overwrite)
+
+
+@app.command("export")
+def export(
+    adapter: str = typer.Option(..., help="A LoRA run's model/ folder (adapter + tokenizer)."),
+    out: str = typer.Option(..., help="Folder for the merged Hugging Face model."),
+    merge: bool = typer.Option(True, "--merge/--no-merge", help="Merge the adapter into its base (the only mode)."),
+    base: Optional[str] = typer.Option(None, help="Base model, if not the one recorded at training time."),
+) -> None:
+    """Merge a LoRA adapter into its base, resizing the base's embeddings first if the
+    vocabulary was expanded (the LLaMA-Factory / axolotl failure).
+
+    Example: lingualift export --adapter runs/cpt-lora/model --merge --out runs/cpt-merged
+    """
+    from lingualift.train.export import merge as merge_adapter
+
+    if not merge:
+        raise InputError("export writes merged models; an adapter folder is already usable as it is")
+    info = merge_adapter(adapter, out, base)
+    console.print(f"merged into {out} (base {info['base']}, {info['vocab_rows']} embedding rows"
+                  f"{', base resized first' if info['base_resized'] else ''})")
+
+
+@data_app.command("sft")
+def data_sft(
+    config: str = typer.Option(..., help="YAML: sources (parallel), alpaca files, tasks with counts, dictionary, shots."),
+    out: str = typer.Option(..., help="Instruction JSONL to write (a .report.json is written beside it)."),
+) -> None:
+    """Build instruction data: LLaMAX translation instructions and Tower-style tasks (document MT,
+    terminology, post-editing, paraphrase, few-shot) from parallel data, plus Alpaca files.
+
+    Example: lingualift data sft --config recipes/sft-data-tiny.yaml --out runs/sft-tiny.jsonl
+    """
+    from lingualift.config import load_yaml
+    from lingualift.data.instructions import InstructionConfig, build
+
+    report = build(load_yaml(config, InstructionConfig), out)
+    table = Table("task", "examples", "requested")
+    for task, n in sorted(report["tasks"].items()):
+        table.add_row(task, str(n), str(report["requested"].get(task, "all")))
+    console.print(table)
+    console.print(f"{report['examples']} examples -> {out} (mixture report: {out}.report.json)")
+
+
+@data_app.command("dpo")
+def data_dpo(
+    config: str = typer.Option(..., help="YAML: sources (parallel), examples, both_directions, seed."),
+    out: str = typer.Option(..., help="Preference JSONL to write."),
+    model: Optional[str] = typer.Option(None, help="Use this model's own translations as the rejected answers."),
+) -> None:
+    """Build translation preference pairs: the reference is chosen, the model's output (or a
+    degraded reference) rejected.
+
+    Example: lingualift data dpo --config recipes/dpo-data-tiny.yaml --out runs/dpo-tiny.jsonl
+    """
+    from lingualift.config import load_yaml
+    from lingualift.data.preferences import PreferenceConfig, build
+
+    report = build(load_yaml(config, PreferenceConfig), out, model)
+    console.print(f"{report['examples']} pairs -> {out}; rejected from {report['rejected_from']}")
 
 
 @models_app.command("list")

@@ -37,6 +37,7 @@ class Source(_Strict):
     langs: list[str] = Field(default_factory=list)  # flores: monolingual languages
     pairs: list[str] = Field(default_factory=list)  # flores: directions such as eng_Latn-swh_Latn
     split: str = "dev"  # flores split / hf split
+    lines: Optional[str] = None  # flores: only these lines of each file, START:END (hold the rest out)
     subset: Optional[str] = None  # hf config name
     text_field: str = "text"
 

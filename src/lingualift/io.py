@@ -106,3 +106,12 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 def write_lines(path: str | os.PathLike, lines: list[str]) -> None:
     """Write one segment per line; newlines inside a segment would break alignment."""
     write_text(path, "".join(line.replace("\n", " ") + "\n" for line in lines))
+
+
+def parse_slice(text: str) -> slice:
+    """'500:' -> slice(500, None): which lines of a file to use, e.g. to hold the rest out."""
+    try:
+        start, _, stop = text.partition(":")
+        return slice(int(start) if start else None, int(stop) if stop else None)
+    except ValueError:
+        raise InputError(f"line range {text!r}: expected START:END, e.g. 500: or 0:200") from None

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator, Union
 
 from lingualift.config import Source
-from lingualift.io import InputError, iter_lines
+from lingualift.io import InputError, iter_lines, parse_slice
 from lingualift.languages import resolve_code
 
 
@@ -94,13 +94,15 @@ def _tsv(source: Source) -> Iterator[Item]:
 def _flores(source: Source) -> Iterator[Item]:
     from lingualift.eval.sources import load_pair, load_side
 
+    part = parse_slice(source.lines or ":")
     for code in source.langs:
         side = load_side(f"flores:{source.path}", code, source.split, "src")
-        yield from ({"text": line, "lang": code} for line in side.lines)
+        yield from ({"text": line, "lang": code} for line in side.lines[part])
     for direction in source.pairs:
         src, tgt = (resolve_code(c) for c in direction.split("-", 1))
         src_side, tgt_side = load_pair(f"flores:{source.path}", src, tgt, source.split, None)
-        yield from ({"src": s, "tgt": t, "src_lang": src, "tgt_lang": tgt} for s, t in zip(src_side.lines, tgt_side.lines))
+        yield from ({"src": s, "tgt": t, "src_lang": src, "tgt_lang": tgt}
+                    for s, t in zip(src_side.lines[part], tgt_side.lines[part]))
 
 
 def _parquet(source: Source) -> Iterator[Item]:

@@ -41,15 +41,6 @@ def _heldout(spec: str, langs: list[str], lines: slice) -> dict[str, list[str]]:
     return out
 
 
-def parse_slice(text: str) -> slice:
-    """'500:' -> slice(500, None); the held-out part of a FLORES file."""
-    try:
-        start, _, stop = text.partition(":")
-        return slice(int(start) if start else None, int(stop) if stop else None)
-    except ValueError:
-        raise InputError(f"--heldout-lines {text!r}: expected START:END, e.g. 500: or 0:200") from None
-
-
 def _segmenter(base: bpe.BaseTokenizer, name: str) -> Segmenter:
     return Segmenter(name, lambda text: base.tokenizer.encode(text, add_special_tokens=False).tokens,
                      base.config.get("unk_token") if isinstance(base.config.get("unk_token"), str) else None)

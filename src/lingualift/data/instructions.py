@@ -1,0 +1,216 @@
+"""Instruction data from the data at hand: LLaMAX translation instructions and Tower-style
+translation-workflow tasks, plus Alpaca files as they are.
+
+    lingualift data sft --config recipes/sft-data-tiny.yaml --out runs/sft-tiny.jsonl
+
+Every example is a DESIGN.md instruction record (`messages`) that also keeps `instruction`
+and `input` (so LLaMAX's Alpaca prompt can render it), `task`, and the languages. Tasks:
+- translation: one sentence pair, both directions, LLaMAX's instruction or a varied phrasing;
+- document: 3-5 consecutive pairs joined into one document (consecutive lines of a parallel
+  corpus are consecutive text in FLORES and most document-aligned corpora);
+- terminology: the pair's dictionary terms to respect, named in the instruction;
+- post_edit: a degraded translation as the draft to repair (Tower's APE task);
+- paraphrase: two targets of one source (Tatoeba has several translations per sentence);
+- few_shot: k other pairs of the direction as examples before the sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Optional
+
+from pydantic import Field
+
+from lingualift.config import Source, _Strict
+from lingualift.io import InputError, atomic_path
+from lingualift.languages import english_name
+
+TASKS = ("translation", "document", "terminology", "post_edit", "paraphrase", "few_shot")
+LLAMAX_INSTRUCTION = "Translate the following sentences from {src} to {tgt}."
+# Varied phrasings keep a model from keying on one instruction string (Tower, Aya).
+PHRASINGS = (
+    "Translate the following text from {src} into {tgt}.",
+    "What is the {tgt} translation of this {src} text?",
+    "Render this {src} sentence in {tgt}.",
+    "Please translate from {src} to {tgt}:",
+    "Give a faithful {tgt} translation of the {src} text below.",
+)
+
+
+class InstructionConfig(_Strict):
+    sources: list[Source] = Field(default_factory=list)  # parallel data, as in `data build`
+    alpaca: list[str] = Field(default_factory=list)  # instruction files (JSON/JSONL), taken whole
+    tasks: dict[str, int] = Field(default_factory=lambda: {"translation": 1000})  # task -> examples
+    both_directions: bool = True
+    varied_phrasings: float = 0.5  # share of translation examples with a phrasing other than LLaMAX's
+    dictionary: Optional[str] = None  # for terminology: muse:/tsv:/wechsel:/dictd:/panlex: spec
+    shots: int = 2
+    seed: int = 0
+
+
+def degrade(text: str, rng: random.Random) -> str:
+    """A plausible bad translation: one or two word-level errors (drop, swap, repeat)."""
+    words = text.split()
+    if len(words) < 3:
+        return text + " " + text
+    for _ in range(rng.choice((1, 2))):
+        i = rng.randrange(len(words) - 1)
+        operation = rng.choice(("drop", "swap", "repeat"))
+        if operation == "drop" and len(words) > 2:
+            del words[i]
+        elif operation == "swap":
+            words[i], words[i + 1] = words[i + 1], words[i]
+        else:
+            words.insert(i, words[i])
+    out = " ".join(words)
+    return out if out != text else out + " " + words[-1]
+
+
+def _record(task: str, instruction: str, given: str, answer: str, src: str, tgt: str) -> dict:
+    return {"messages": [{"role": "user", "content": f"{instruction}\n\n{given}"},
+                         {"role": "assistant", "content": answer}],
+            "instruction": instruction, "input": given, "task": task, "src_lang": src, "tgt_lang": tgt}
+
+
+def _pairs(cfg: InstructionConfig) -> list[dict]:
+    from lingualift.data.readers import Bad, read
+
+    pairs = []
+    for source in cfg.sources:
+        for item in read(source):
+            if isinstance(item, Bad):
+                raise item.error()
+            if "src" in item:
+                pairs.append(item)
+    return pairs
+
+
+def _directions(pairs: list[dict], both: bool) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    out: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for p in pairs:
+        out[p["src_lang"], p["tgt_lang"]].append((p["src"], p["tgt"]))
+        if both:
+            out[p["tgt_lang"], p["src_lang"]].append((p["tgt"], p["src"]))
+    return out
+
+
+def _names(src: str, tgt: str) -> dict:
+    return {"src": english_name(src), "tgt": english_name(tgt)}
+
+
+def _translation(directions, cfg, rng, n):
+    items = [(d, pair) for d, pairs in directions.items() for pair in pairs]
+    rng.shuffle(items)
+    for (src, tgt), (a, b) in items[:n]:
+        fmt = rng.choice(PHRASINGS) if rng.random() < cfg.varied_phrasings else LLAMAX_INSTRUCTION
+        yield _record("translation", fmt.format(**_names(src, tgt)), a, b, src, tgt)
+
+
+def _document(directions, cfg, rng, n):
+    starts = [(d, i) for d, pairs in directions.items() for i in range(0, max(len(pairs) - 2, 0))]
+    rng.shuffle(starts)
+    for (src, tgt), i in starts[:n]:
+        chunk = directions[src, tgt][i:i + rng.randint(3, 5)]
+        yield _record("document", "Translate the following document from {src} into {tgt}, keeping its "
+                      "sentences in order.".format(**_names(src, tgt)),
+                      " ".join(a for a, _ in chunk), " ".join(b for _, b in chunk), src, tgt)
+
+
+def _terminology(directions, cfg, rng, n):
+    import regex
+
+    from lingualift.data import dictionaries
+
+    if not cfg.dictionary:
+        raise InputError("the terminology task needs `dictionary:` in the config")
+    made = 0
+    tables: dict[tuple[str, str], dict] = {}
+    items = [(d, pair) for d, pairs in directions.items() for pair in pairs]
+    rng.shuffle(items)
+    for (src, tgt), (a, b) in items:
+        if made == n:
+            return
+        if (src, tgt) not in tables:  # dictionaries go English -> X; X -> English is the inverse
+            table = dictionaries.load(cfg.dictionary, tgt if src == "eng_Latn" else src)
+            tables[src, tgt] = table if src == "eng_Latn" else dictionaries.invert(table)
+        words = regex.findall(r"\w+", a.casefold())
+        target = b.casefold()
+        terms = [(w, t) for w in dict.fromkeys(words) for t in tables[src, tgt].get(w, [])[:1]
+                 if len(w) > 3 and regex.search(rf"\b{regex.escape(t.casefold())}\b", target)]
+        if terms:
+            glossary = "; ".join(f"{w} = {t}" for w, t in terms[:3])
+            made += 1
+            yield _record("terminology", "Translate the following text from {src} into {tgt}, using these "
+                          "terms: ".format(**_names(src, tgt)) + glossary + ".", a, b, src, tgt)
+
+
+def _post_edit(directions, cfg, rng, n):
+    items = [(d, pair) for d, pairs in directions.items() for pair in pairs]
+    rng.shuffle(items)
+    for (src, tgt), (a, b) in items[:n]:
+        names = _names(src, tgt)
+        given = f"{names['src']}: {a}\n{names['tgt']} draft: {degrade(b, rng)}"
+        yield _record("post_edit", "Correct the errors in the draft {tgt} translation of the {src} "
+                      "text. Reply with the corrected translation.".format(**names), given, b, src, tgt)
+
+
+def _paraphrase(directions, cfg, rng, n):
+    made = 0
+    for (src, tgt), pairs in directions.items():
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for a, b in pairs:
+            if b not in by_source[a]:
+                by_source[a].append(b)
+        for targets in by_source.values():
+            for x, y in zip(targets, targets[1:]):
+                if made == n:
+                    return
+                made += 1
+                yield _record("paraphrase", f"Paraphrase this {english_name(tgt)} sentence.", x, y, tgt, tgt)
+
+
+def _few_shot(directions, cfg, rng, n):
+    keys = [d for d, pairs in directions.items() if len(pairs) > cfg.shots]
+    for _ in range(n if keys else 0):
+        src, tgt = rng.choice(keys)
+        pairs = directions[src, tgt]
+        picked = rng.sample(range(len(pairs)), cfg.shots + 1)
+        names = _names(src, tgt)
+        shots = "\n".join(f"{names['src']}: {pairs[i][0]}\n{names['tgt']}: {pairs[i][1]}" for i in picked[1:])
+        a, b = pairs[picked[0]]
+        yield _record("few_shot", "Translate from {src} into {tgt}, following the examples.".format(**names),
+                      f"{shots}\n{names['src']}: {a}", b, src, tgt)
+
+
+BUILDERS = {"translation": _translation, "document": _document, "terminology": _terminology,
+            "post_edit": _post_edit, "paraphrase": _paraphrase, "few_shot": _few_shot}
+
+
+def build(cfg: InstructionConfig, out: str | Path) -> dict:
+    """Write the mixture as JSONL (shuffled) and return its report: examples per task and direction."""
+    from lingualift.train.sft import read_instructions
+
+    unknown = [t for t in cfg.tasks if t not in BUILDERS]
+    if unknown:
+        raise InputError(f"unknown task {unknown[0]!r}; tasks: {', '.join(TASKS)}")
+    rng = random.Random(cfg.seed)
+    directions = _directions(_pairs(cfg), cfg.both_directions)
+    records = []
+    for path in cfg.alpaca:
+        records += [{**r, "task": r.get("task", "alpaca")} for r in read_instructions(path)]
+    for task, n in cfg.tasks.items():
+        if n > 0:
+            records += list(BUILDERS[task](directions, cfg, random.Random(f"{cfg.seed}:{task}"), n))
+    rng.shuffle(records)
+    with atomic_path(out) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    tasks = Counter(r["task"] for r in records)
+    per_direction = Counter(f"{r['src_lang']}-{r['tgt_lang']}" for r in records if "src_lang" in r)
+    report = {"examples": len(records), "tasks": dict(tasks), "requested": cfg.tasks,
+              "directions": dict(per_direction), "config": cfg.model_dump()}
+    with atomic_path(Path(f"{out}.report.json")) as tmp:
+        tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return report

@@ -1,0 +1,81 @@
+"""Direct preference optimisation on TRL's DPOTrainer (SambaLingo's last stage).
+
+    lingualift train dpo --model runs/sft-tiny/model --data runs/dpo-tiny.jsonl --out runs/dpo-tiny
+
+Preference records (DESIGN.md: prompt as text or messages, chosen, rejected; LLaMA-Factory's
+`conversations` + `chosen`/`rejected` turns are read too) become TRL's conversational
+format, so the model's chat template renders them; with `template: llamax-alpaca` the
+prompt is LLaMAX's Alpaca prompt instead. The reference model is the starting model (a
+frozen copy, or the adapter-free base under LoRA).
+"""
+
+from __future__ import annotations
+
+from lingualift.io import InputError
+from lingualift.train import common
+from lingualift.train.config import TrainConfig
+from lingualift.train.sft import ALPACA_HEADER_NO_INPUT, read_records, to_messages
+
+
+def _answer(value, field: str) -> str:
+    if isinstance(value, dict):  # a LLaMA-Factory turn
+        value = value.get("value", value.get("content"))
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be a string (or a turn with a value)")
+    return value
+
+
+def read_preferences(path: str) -> list[dict]:
+    out = []
+    for number, record in read_records(path):
+        try:
+            if not isinstance(record, dict):
+                raise ValueError("expected a JSON object")
+            prompt = record.get("prompt", record.get("conversations"))
+            if isinstance(prompt, str):
+                messages = [{"role": "user", "content": prompt}]
+            elif isinstance(prompt, list):
+                key = "messages" if "prompt" in record else "conversations"
+                messages = to_messages({key: prompt}, require_assistant=False)
+            else:
+                raise ValueError("expected a prompt (text or messages) or conversations")
+            out.append({"prompt": messages, "chosen": _answer(record.get("chosen"), "chosen"),
+                        "rejected": _answer(record.get("rejected"), "rejected")})
+        except ValueError as err:
+            raise InputError(str(err), path, number) from None
+    return out
+
+
+def _dataset_rows(records: list[dict], template: str) -> list[dict]:
+    if template == "chat":
+        return [{"prompt": r["prompt"], "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                 "rejected": [{"role": "assistant", "content": r["rejected"]}]} for r in records]
+    if template == "llamax-alpaca":
+        def prompt(messages):
+            return f"{ALPACA_HEADER_NO_INPUT}### Instruction:\n{messages[-1]['content']}\n### Response:\n"
+        return [{"prompt": prompt(r["prompt"]), "chosen": r["chosen"], "rejected": r["rejected"]} for r in records]
+    raise InputError(f"unknown DPO template {template!r} (chat or llamax-alpaca)")
+
+
+def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict:
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    records = read_preferences(cfg.data)
+    out = common.check_out(cfg, resume, overwrite)
+    model, tokenizer, directory = common.load_model(cfg)
+    if cfg.template == "chat" and not tokenizer.chat_template:
+        raise InputError("the model's tokenizer has no chat template (use template: llamax-alpaca)")
+    peft_config = common.lora_config(cfg, model, directory) if cfg.lora else None
+    meter = common.Meter()
+    args = common.arguments(cfg, out, config_class=DPOConfig, beta=cfg.beta, max_length=cfg.max_length)
+    trainer = common.metered(DPOTrainer)(
+        model=model, args=args, train_dataset=Dataset.from_list(_dataset_rows(records, cfg.template)),
+        processing_class=tokenizer, peft_config=peft_config, **common.throughput_kwargs(cfg, model, meter))
+    trainer.train(resume_from_checkpoint=common.resume_point(out) if resume else None)
+    final = common.save_final(trainer, tokenizer, out, directory)
+    history = [h for h in trainer.state.log_history if "rewards/accuracies" in h]
+    return common.write_manifest(out, "dpo", cfg, trainer, {
+        "model_dir": str(final), "pairs": len(records),
+        "reward_accuracy": {"first": history[0]["rewards/accuracies"], "last": history[-1]["rewards/accuracies"]}
+        if history else None})
