@@ -319,10 +319,7 @@ def _train(stage: str, config: Optional[str], model: Optional[str], data: Option
     from lingualift.train.config import load, parse_sets
 
     flags = {"model": model, "data": data, "out": out, "max_steps": max_steps, "lr": lr}
-    overrides = parse_sets(sets)
-    if lora and "lora" not in overrides:
-        overrides["lora"] = {}
-    cfg = load(config, flags, overrides)
+    cfg = load(config, flags, parse_sets(sets), lora)
     manifest = importlib.import_module(f"lingualift.train.{stage}").run(cfg, resume=resume, overwrite=overwrite)
     if os.environ.get("RANK", "0") != "0":  # one report per run, not per process
         return

@@ -58,6 +58,22 @@ def load_model(cfg: TrainConfig, spec: str | None = None):
     return model, tokenizer, directory
 
 
+def model_skeleton(cfg: TrainConfig):
+    """The model's directory and an empty (meta-device) instance: enough to check data and
+    LoRA settings against it before any weights load."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from lingualift.models import resolve_spec
+
+    directory, gguf = resolve_spec(cfg.model)
+    if gguf:
+        raise InputError("train from a converted model, not a GGUF file (`lingualift models fetch` converts presets)",
+                         directory / gguf)
+    with torch.device("meta"):
+        return directory, AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(directory))
+
+
 def expanded_vocab(directory: Path) -> bool:
     """Whether the model was made by `vocab expand` (its manifest says so)."""
     manifest = directory / "manifest.json"
@@ -78,8 +94,11 @@ def lora_config(cfg: TrainConfig, model, directory: Path):
     if train_embeddings is None:
         train_embeddings = expanded_vocab(directory)
     embeddings = [n for n in ("embed_tokens", "lm_head") if n in names] if train_embeddings else None
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
     return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=cfg.lora.target_modules, modules_to_save=embeddings, task_type="CAUSAL_LM")
+                      target_modules=cfg.lora.target_modules, modules_to_save=embeddings, task_type="CAUSAL_LM",
+                      # a tied input/output matrix stays one matrix when both are trained in full
+                      ensure_weight_tying=tied and bool(embeddings))
 
 
 def precision(cfg: TrainConfig) -> dict:
@@ -185,10 +204,17 @@ def throughput_kwargs(cfg: TrainConfig, model, meter: Meter) -> dict:
 
 
 def resume_point(out: Path, subdir: str = "checkpoints") -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
+    """The newest *complete* checkpoint. A kill while a checkpoint is being written leaves a
+    folder without trainer_state.json (the Trainer writes it last), which transformers'
+    get_last_checkpoint would pick and fail on; such folders are removed."""
     folder = out / subdir
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    steps = sorted((int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*")
+                   if p.name.split("-")[1].isdigit()) if folder.is_dir() else []
+    for _, path in reversed(steps):
+        if (path / "trainer_state.json").is_file():
+            return str(path)
+        shutil.rmtree(path, ignore_errors=True)
+    return None
 
 
 def loss_png(history: list[dict], path: Path, title: str) -> None:

@@ -74,10 +74,13 @@ def _set(raw: dict, dotted: str, value) -> None:
     node[leaf] = value
 
 
-def load(path: str | None, flags: dict, sets: dict) -> TrainConfig:
-    """A config from YAML (optional), then command-line flags, then `--set a.b=v` values."""
+def load(path: str | None, flags: dict, sets: dict, lora: bool = False) -> TrainConfig:
+    """A config from YAML (optional), then command-line flags, then `--set a.b=v` values;
+    `lora` turns LoRA on with default settings unless the YAML already configures it."""
     raw: dict = load_yaml(path, TrainConfig).model_dump(exclude_unset=True) if path else {}
     raw.update({k: v for k, v in flags.items() if v is not None})
+    if lora and not raw.get("lora"):
+        raw["lora"] = {}
     for key, value in sets.items():
         _set(raw, key, value)
     try:

@@ -3,7 +3,7 @@
     lingualift train cpt --model tiny --data runs/data-demo --out runs/cpt-tiny --max-steps 200
 
 Each row is a block of documents joined with EOS; `position_ids` restart at every document.
-The rows carry no attention mask, so transformers (5.x) reads the restarts as packed
+The rows carry no attention mask and no KV cache, so transformers (5.x) reads the restarts as packed
 sequences and keeps attention inside each document: a block-diagonal mask under sdpa and
 eager, variable-length kernels under flash_attention_2. The first token of each document
 is not predicted from the previous one (its label is -100).
@@ -53,7 +53,9 @@ def packed_collator(meter: common.Meter):
         labels = ids.clone()
         labels[positions == 0] = -100
         meter.add(ids.numel(), ids.numel())
-        return {"input_ids": ids, "position_ids": positions, "labels": labels}
+        # use_cache=False: transformers reads restarting position ids as packed documents
+        # only when no KV cache is in play (a model in its default config makes one).
+        return {"input_ids": ids, "position_ids": positions, "labels": labels, "use_cache": False}
 
     return collate
 
@@ -111,11 +113,12 @@ def _embedding_phase(cfg: TrainConfig, out: Path, dataset, resume: bool) -> Path
 def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict:
     from transformers import Trainer
 
-    out = common.check_out(cfg, resume, overwrite)
-    model, tokenizer, directory = common.load_model(cfg)
-    dataset = load_shards(cfg.data, model.get_input_embeddings().weight.shape[0])
-    peft_config = common.lora_config(cfg, model, directory) if cfg.lora else None
+    directory, skeleton = common.model_skeleton(cfg)
+    dataset = load_shards(cfg.data, skeleton.get_input_embeddings().weight.shape[0])
+    peft_config = common.lora_config(cfg, skeleton, directory) if cfg.lora else None
     texts = heldout(cfg)
+    out = common.check_out(cfg, resume, overwrite)
+    model, tokenizer, _ = common.load_model(cfg)
     before = perplexities(model, tokenizer, texts)
     if cfg.embedding_steps > 0:
         start = _embedding_phase(cfg, out, dataset, resume)

@@ -62,11 +62,12 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
     from trl import DPOConfig, DPOTrainer
 
     records = read_preferences(cfg.data)
+    directory, skeleton = common.model_skeleton(cfg)
+    peft_config = common.lora_config(cfg, skeleton, directory) if cfg.lora else None
     out = common.check_out(cfg, resume, overwrite)
-    model, tokenizer, directory = common.load_model(cfg)
+    model, tokenizer, _ = common.load_model(cfg)
     if cfg.template == "chat" and not tokenizer.chat_template:
         raise InputError("the model's tokenizer has no chat template (use template: llamax-alpaca)")
-    peft_config = common.lora_config(cfg, model, directory) if cfg.lora else None
     meter = common.Meter()
     args = common.arguments(cfg, out, config_class=DPOConfig, beta=cfg.beta, max_length=cfg.max_length)
     trainer = common.metered(DPOTrainer)(
@@ -74,8 +75,8 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
         processing_class=tokenizer, peft_config=peft_config, **common.throughput_kwargs(cfg, model, meter))
     trainer.train(resume_from_checkpoint=common.resume_point(out) if resume else None)
     final = common.save_final(trainer, tokenizer, out, directory)
-    history = [h for h in trainer.state.log_history if "rewards/accuracies" in h]
-    return common.write_manifest(out, "dpo", cfg, trainer, {
-        "model_dir": str(final), "pairs": len(records),
-        "reward_accuracy": {"first": history[0]["rewards/accuracies"], "last": history[-1]["rewards/accuracies"]}
-        if history else None})
+    history = [h for h in trainer.state.log_history if "rewards/margins" in h]
+    rewards = {key: {"first": history[0][f"rewards/{key}"], "last": history[-1][f"rewards/{key}"]}
+               for key in ("accuracies", "margins")} if history else None
+    return common.write_manifest(out, "dpo", cfg, trainer, {"model_dir": str(final), "pairs": len(records),
+                                                            "rewards": rewards})

@@ -162,7 +162,7 @@ def collator(meter: common.Meter, pad_id: int, packed: bool):
         if packed:
             batch = {k: torch.tensor([r[k] for r in rows], dtype=torch.long) for k in ("input_ids", "labels", "position_ids")}
             meter.add(batch["input_ids"].numel(), sum(r["real"] for r in rows))
-            return batch
+            return {**batch, "use_cache": False}  # see cpt.packed_collator
         width = max(len(r["input_ids"]) for r in rows)
         ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
         labels = torch.full((len(rows), width), -100, dtype=torch.long)
@@ -181,9 +181,10 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
     from transformers import Trainer
 
     records = read_instructions(cfg.data)
+    directory, skeleton = common.model_skeleton(cfg)
+    peft_config = common.lora_config(cfg, skeleton, directory) if cfg.lora else None
     out = common.check_out(cfg, resume, overwrite)
-    model, tokenizer, directory = common.load_model(cfg)
-    peft_config = common.lora_config(cfg, model, directory) if cfg.lora else None
+    model, tokenizer, _ = common.load_model(cfg)
     examples = [encode(tokenizer, r, cfg.template, cfg.max_length) for r in records]
     examples = [(ids, labels) for ids, labels in examples if any(x != -100 for x in labels)]
     if cfg.packing:
