@@ -116,7 +116,9 @@ def test_eval_score_json_matches_sacrebleu(flores, tmp_path):
 
 
 @pytest.mark.parametrize("args", [[], ["langs"], ["eval"], ["eval", "translate"], ["eval", "score"], ["models", "fetch"],
-                                  ["data", "build"], ["data", "stats"], ["vocab", "analyze"]])
+                                  ["data", "build"], ["data", "stats"], ["vocab", "analyze"], ["vocab", "expand"],
+                                  ["train", "cpt"], ["train", "sft"], ["train", "dpo"], ["data", "sft"], ["data", "dpo"],
+                                  ["export"]])
 def test_help_explains_itself(args):
     proc = run_cli(*args, "--help")
     assert proc.returncode == 0

@@ -219,3 +219,17 @@ def test_bad_inputs_fail_before_training(small_data, tmp_path):
                    "--set", "lora.target_modules=[q_proj,qkv_proj]")
     assert proc.returncode == 2 and "LoRA target module 'qkv_proj'" in proc.stderr
     assert not (tmp_path / "c" / "checkpoints").exists()
+
+
+@pytest.mark.slow
+def test_lora_cpt_on_smollm2(shared, tmp_path):
+    """LoRA CPT of SmolLM2-135M on Swahili packed for its own tokenizer: the loss falls."""
+    data = _data(shared, tmp_path, 256, tokenizer="smollm2-135m")
+    proc = run_cli("train", "cpt", "--model", "smollm2-135m", "--data", data, "--out", str(tmp_path / "out"),
+                   "--max-steps", "12", "--lr", "1e-3", "--lora", "--set", "batch_size=2", "--set", "logging_steps=3",
+                   "--set", "report_to=[]")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    print(f"SmolLM2 LoRA CPT loss {manifest['first_loss']:.3f} -> {manifest['final_loss']:.3f}")
+    assert manifest["final_loss"] < manifest["first_loss"]
+    assert (tmp_path / "out" / "model" / "adapter_model.safetensors").is_file()
