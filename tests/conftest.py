@@ -27,7 +27,7 @@ def flores(shared) -> Path:
     return shared / "flores200"
 
 
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
     """The real console entry point in a subprocess: exit codes and stderr as users see them."""
     return subprocess.run([sys.executable, "-m", "lingualift", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=ROOT)
+                          env={**os.environ, **(env or {})}, cwd=ROOT, input=input)

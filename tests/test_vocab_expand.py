@@ -81,7 +81,7 @@ def test_llama2_english_and_sentencepiece_exact(llama2_expanded, shared, flores)
         assert tok.decode(tok(lines[0]).input_ids, skip_special_tokens=True) == lines[0], code
 
 
-def test_smollm2_base_conversion_matches_sentencepiece_everywhere(shared, flores):
+def test_llama2_base_conversion_matches_sentencepiece_everywhere(shared, flores):
     """The converted *base* Llama-2 tokenizer segments every FLORES line as sentencepiece does."""
     base, _ = bpe.load_base(str(shared / "tokenizers" / "llama2-tokenizer.model"))
     sp = sentencepiece.SentencePieceProcessor(model_file=str(shared / "tokenizers" / "llama2-tokenizer.model"))

@@ -454,6 +454,47 @@ def data_dpo(
     console.print(f"{report['examples']} pairs -> {out}; rejected from {report['rejected_from']}")
 
 
+@app.command("translate")
+def translate_cmd(
+    path: str = typer.Argument("-", help="Input: a text file, .jsonl (see --field), .tsv (see --column), or - for stdin."),
+    model: str = typer.Option(..., help="Model spec: preset, HF directory, hub id, .gguf."),
+    src_lang: str = typer.Option(..., help="Source language (code or name: en, eng_Latn, English)."),
+    tgt_lang: str = typer.Option(..., help="Target language."),
+    out: Optional[str] = typer.Option(None, help="Output file (default: stdout). Resumable: a killed run "
+                                                 "re-run with the same command continues."),
+    template: str = typer.Option("llamax-alpaca", help="Prompt: llamax-alpaca, tower-chatml, chat, or a Jinja file."),
+    field: str = typer.Option("text", help="JSONL: the field to translate (the record comes back with 'translation')."),
+    column: int = typer.Option(1, help="TSV: the 1-based column to translate."),
+    batch_size: int = typer.Option(16, help="Lines per generation batch."),
+    max_new_tokens: int = typer.Option(256, help="Longest translation, in tokens."),
+    num_beams: int = typer.Option(1, help="Beam size (LLaMAX evaluates with 4)."),
+    engine: str = typer.Option("auto", help="hf, vllm, or auto (vLLM when installed and a GPU is present)."),
+) -> None:
+    """Translate a file or stdin line by line: one output line per input line, empty in -> empty out.
+
+    Example: lingualift translate --model tiny --src-lang en --tgt-lang sw notes.txt --out notes.sw.txt
+    Example: echo "Good morning" | lingualift translate --model tiny --src-lang en --tgt-lang sw
+    """
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from lingualift.translate import run
+
+    @contextmanager
+    def bar(total: int, done: int):
+        with Progress(TextColumn("translating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=Console(stderr=True)) as progress:
+            task = progress.add_task("lines", total=total, completed=done)
+            yield lambda n: progress.advance(task, n)
+
+    written = run(model, src_lang, tgt_lang, path, out, template=template, field=field, column=column,
+                  params={"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams},
+                  engine=engine, progress_factory=bar)
+    if out:
+        Console(stderr=True).print(f"{written} lines translated -> {out}")
+
+
 @models_app.command("list")
 def models_list() -> None:
     """List the presets and whether each is ready offline."""
