@@ -39,6 +39,8 @@ app.add_typer(vocab_app, name="vocab")
 train_app = typer.Typer(help="Train: continual pretraining (cpt), instruction tuning (sft), preference tuning (dpo).",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
+recipe_app = typer.Typer(help="Recipes: show one resolved with its defaults.", no_args_is_help=True)
+app.add_typer(recipe_app, name="recipe")
 app.add_typer(models_app, name="models")
 console = Console()
 
@@ -102,6 +104,7 @@ def eval_translate(
     langs_: str = typer.Option("", "--langs", help="Languages for en-x / x-en / all / hub: (any code or name)."),
     split: str = typer.Option("dev", help="dev or devtest (FLORES file suffix)."),
     limit: Optional[int] = typer.Option(None, help="Only the first N segments of each direction."),
+    offset: int = typer.Option(0, help="Start at this segment (e.g. 800: past lines a model trained on)."),
     template: str = typer.Option("llamax-alpaca", help="llamax-alpaca | tower-chatml | chat | fewshot | FILE.jinja"),
     shots: int = typer.Option(0, help="Few-shot examples per prompt (taken from the dev split)."),
     shot_selection: str = typer.Option("random", help="random | similar (character-trigram retrieval)."),
@@ -127,7 +130,7 @@ def eval_translate(
     from lingualift.generate import GenerationParams
 
     cfg = TranslateConfig(
-        model=model, data=data, out=out, split=split, limit=limit, template=template, shots=shots,
+        model=model, data=data, out=out, split=split, limit=limit, offset=offset, template=template, shots=shots,
         directions=sources.parse_directions(directions, _csv_list(langs_)),
         shot_selection=shot_selection, metrics=tuple(_csv_list(metrics)) or DEFAULT_METRICS,
         spm_model=spm_model, engine=engine, dtype=dtype, compare=compare,
@@ -452,6 +455,44 @@ def data_dpo(
 
     report = build(load_yaml(config, PreferenceConfig), out, model)
     console.print(f"{report['examples']} pairs -> {out}; rejected from {report['rejected_from']}")
+
+
+@app.command("run")
+def run_recipe(
+    recipe: str = typer.Argument(..., help="Recipe YAML (recipes/demo.yaml, recipes/llamax.yaml, ...)."),
+    from_: Optional[str] = typer.Option(None, "--from", help="Re-run this stage and all after it."),
+    only: Optional[str] = typer.Option(None, help="Run only this stage (the ones before must be done)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan; run nothing."),
+) -> None:
+    """Run a recipe's whole loop: vocab -> data -> cpt -> sft -> dpo -> eval -> report.
+
+    Each stage is cached by a fingerprint of its settings, inputs and the stages before it:
+    a re-run with nothing changed does nothing, a changed SFT setting re-runs SFT and what
+    follows, a killed run resumes. Ends with RUNS/NAME/report/report.html.
+
+    Example: lingualift run recipes/demo.yaml
+    Example: lingualift run recipes/sambalingo.yaml --dry-run
+    """
+    from lingualift import recipe as recipes
+    from lingualift.runner import run
+
+    loaded = recipes.load(recipe)
+    console.print(f"recipe {loaded.name}: {' -> '.join(loaded.stages())} in {loaded.folder()}"
+                  + (" (dry run)" if dry_run else ""))
+    run(loaded, start=from_, only=only, dry_run=dry_run, log=console.print)
+
+
+@recipe_app.command("show")
+def recipe_show(path: str = typer.Argument(..., help="Recipe YAML.")) -> None:
+    """Print a recipe with every default filled in (what `lingualift run` will do).
+
+    Example: lingualift recipe show recipes/sambalingo.yaml
+    """
+    import yaml
+
+    from lingualift import recipe as recipes
+
+    print(yaml.safe_dump(recipes.load(path).model_dump(), sort_keys=False, allow_unicode=True), end="")
 
 
 @app.command("translate")

@@ -25,7 +25,9 @@ _FILLED = {"model": "-", "data": "-", "out": "-"}
 
 
 class VocabStage(_Strict):
-    corpus: list[str]
+    corpus: list[str] = Field(default_factory=list)  # text files / DESIGN.md JSONL
+    flores: Optional[str] = None  # flores:DIR: also learn from these FLORES dev lines of each language
+    flores_lines: str = ":"  # START:END, keep the held-out part out
     add: int
     init: str = "mean"
     method: str = "continue"
@@ -53,6 +55,7 @@ class EvalStage(_Strict):
     data: str  # flores:DIR
     directions: str = "en-x,x-en"
     limit: Optional[int] = None
+    offset: int = 0  # first line evaluated (keep to lines no stage trained on)
     template: str = "llamax-alpaca"
     metrics: list[str] = Field(default_factory=lambda: ["chrf++", "bleu", "spbleu_flores200", "off_target"])
     generation: dict = Field(default_factory=dict)  # GenerationParams fields: num_beams, max_new_tokens, ...
@@ -74,7 +77,15 @@ class Recipe(_Strict):
     @field_validator("langs")
     @classmethod
     def _langs(cls, value: list[str]) -> list[str]:
-        return [resolve_code(v) for v in value]
+        """Codes or names; `llamax` stands for LLaMAX's 102 languages (FLORES-101), English aside."""
+        from lingualift.languages import all_languages
+
+        out: list[str] = []
+        for v in value:
+            group = [lang.code for lang in all_languages() if lang.llamax and lang.code != "eng_Latn"] \
+                if v == "llamax" else [resolve_code(v)]
+            out += [code for code in group if code not in out]
+        return out
 
     @field_validator("cpt")
     @classmethod

@@ -51,11 +51,19 @@ def restore(ctx: Context, name: str, folder: Path, done: bool) -> None:
 
 
 def vocab(ctx: Context, folder: Path, resume: bool) -> None:
-    from lingualift.vocab.expand import expand
     from lingualift.io import parse_slice
+    from lingualift.vocab.expand import expand
 
     v = ctx.recipe.vocab
-    expand(ctx.model, v.corpus, ctx.recipe.langs, v.add, folder / "model", init=v.init, method=v.method,
+    corpus = list(v.corpus)
+    if v.flores:
+        from lingualift.eval.sources import load_side
+
+        lines = [line for code in ctx.recipe.langs
+                 for line in list(load_side(v.flores, code, "dev", "src").lines)[parse_slice(v.flores_lines)]]
+        write_text(folder / "corpus-flores.txt", "\n".join(lines) + "\n")
+        corpus.append(str(folder / "corpus-flores.txt"))
+    expand(ctx.model, corpus, ctx.recipe.langs, v.add, folder / "model", init=v.init, method=v.method,
            protect=v.protect, heldout=v.heldout, heldout_lines=parse_slice(v.heldout_lines), compare=v.compare,
            seed=v.seed, overwrite=True, log=print)
     restore(ctx, "vocab", folder, True)
@@ -76,9 +84,11 @@ def _train(ctx: Context, stage: str, folder: Path, resume: bool, settings: dict,
     from lingualift.train.config import TrainConfig
 
     cfg = TrainConfig.model_validate({**settings, "model": ctx.model, "data": data_path, "out": str(folder / "train")})
+    finished = (folder / "train" / "manifest.json").is_file()  # killed after training, before the move
     has_checkpoints = (folder / "train" / "checkpoints").is_dir()
-    importlib.import_module(f"lingualift.train.{stage}").run(cfg, resume=resume and has_checkpoints,
-                                                             overwrite=not (resume and has_checkpoints))
+    if not (resume and finished):
+        importlib.import_module(f"lingualift.train.{stage}").run(cfg, resume=resume and has_checkpoints,
+                                                                 overwrite=not (resume and has_checkpoints))
     model = folder / "model"
     if model.exists():
         import shutil
@@ -139,7 +149,8 @@ def evaluate(ctx: Context, folder: Path, resume: bool) -> None:
     pairs = directions(e.directions, recipe.langs)
     for role, spec in (("base", recipe.model), ("adapted", ctx.model)):
         translate.run(translate.TranslateConfig(
-            model=spec, data=e.data, directions=pairs, out=str(folder / role), limit=e.limit, template=e.template,
+            model=spec, data=e.data, directions=pairs, out=str(folder / role), limit=e.limit, offset=e.offset,
+            template=e.template,
             metrics=tuple(e.metrics), generation=GenerationParams(**e.generation),
             compare=str(folder / "base") if role == "adapted" else None))
     if e.ppl_lines:

@@ -97,8 +97,9 @@ def load_side(data: str, code: str, split: str, role: str) -> Side:
     raise InputError(f"unknown data spec {data!r}; use flores:DIR, tsv:SRC,TGT or hf:NAME")
 
 
-def load_pair(data: str, src: str, tgt: str, split: str, limit: int | None) -> tuple[Side, Side]:
-    """Source and reference sides of one direction, checked to be aligned."""
+def load_pair(data: str, src: str, tgt: str, split: str, limit: int | None, offset: int = 0) -> tuple[Side, Side]:
+    """Source and reference sides of one direction, checked to be aligned; `limit` lines from
+    `offset` (to evaluate on lines a model did not train on)."""
     src_side, tgt_side = load_side(data, src, split, "src"), load_side(data, tgt, split, "tgt")
     if len(src_side.lines) != len(tgt_side.lines):
         shorter = min((src_side, tgt_side), key=lambda s: len(s.lines))
@@ -109,7 +110,8 @@ def load_pair(data: str, src: str, tgt: str, split: str, limit: int | None) -> t
         empty = next((i for i, line in enumerate(side.lines, 1) if not line.strip()), None)
         if empty is not None and not data.startswith("hf:"):
             raise InputError("empty segment (expected one sentence per line)", side.origin, empty)
-    if limit:
-        src_side = Side(src_side.lines[:limit], src_side.origin)
-        tgt_side = Side(tgt_side.lines[:limit], tgt_side.origin)
+    if limit or offset:
+        end = offset + limit if limit else None
+        src_side = Side(src_side.lines[offset:end], src_side.origin)
+        tgt_side = Side(tgt_side.lines[offset:end], tgt_side.origin)
     return src_side, tgt_side

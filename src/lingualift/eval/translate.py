@@ -31,6 +31,7 @@ class TranslateConfig:
     out: str
     split: str = "dev"
     limit: int | None = None
+    offset: int = 0  # first line evaluated
     template: str = "llamax-alpaca"
     shots: int = 0
     shot_selection: str = "random"
@@ -88,7 +89,7 @@ def _plan(cfg: TranslateConfig, template_source: str, needs_pool: bool) -> list[
         raise InputError("--compare needs a folder with results.json from an earlier run", cfg.compare)
     jobs = []
     for src, tgt in cfg.directions:
-        source, reference = sources.load_pair(cfg.data, src, tgt, cfg.split, cfg.limit)
+        source, reference = sources.load_pair(cfg.data, src, tgt, cfg.split, cfg.limit, cfg.offset)
         pool: list[Example] = []
         if needs_pool:
             # Shots come from the dev split: the test sentences themselves are excluded by
@@ -155,7 +156,7 @@ def run(cfg: TranslateConfig, console=None, command: str | None = None) -> dict:
             records.append(record)
     results = {
         "meta": {
-            "model": cfg.model, "data": cfg.data, "split": cfg.split, "limit": cfg.limit,
+            "model": cfg.model, "data": cfg.data, "split": cfg.split, "limit": cfg.limit, "offset": cfg.offset,
             "template": {"name": template.name, "source": template.source},
             "shots": cfg.shots, "shot_selection": cfg.shot_selection if needs_pool else None,
             "decoding": cfg.generation.as_dict(), "engine": generator.engine if generator else "cached",
