@@ -520,7 +520,7 @@ def translate_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from lingualift.translate import run
+    from lingualift.translate_files import run
 
     @contextmanager
     def bar(total: int, done: int):

@@ -14,7 +14,9 @@ import lzma
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 
 class InputError(Exception):
@@ -115,3 +117,15 @@ def parse_slice(text: str) -> slice:
         return slice(int(start) if start else None, int(stop) if stop else None)
     except ValueError:
         raise InputError(f"line range {text!r}: expected START:END, e.g. 500: or 0:200") from None
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items (the last may be shorter); itertools.batched needs Python 3.12."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

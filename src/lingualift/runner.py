@@ -24,15 +24,16 @@ from lingualift.recipe import STAGES, Recipe
 _PATHS = re.compile(r"^(?:flores:|wechsel:|muse:|tsv:|dictd:|panlex:)?(\.{0,2}/[^\s]+|[\w.-]+/[^\s]+)$")
 
 
-def _files(value) -> list[str]:
-    """Paths mentioned anywhere in a stage's settings that exist on disk."""
+def _files(value, exist: bool = True) -> list[str]:
+    """Paths mentioned anywhere in a stage's settings that exist on disk (or, with
+    exist=False, that do not: what a dry run warns about)."""
     if isinstance(value, dict):
-        return [p for v in value.values() for p in _files(v)]
+        return [p for v in value.values() for p in _files(v, exist)]
     if isinstance(value, list):
-        return [p for v in value for p in _files(v)]
+        return [p for v in value for p in _files(v, exist)]
     if isinstance(value, str):
         match = _PATHS.match(value)
-        if match and Path(match.group(1)).exists():
+        if match and Path(match.group(1)).exists() == exist:
             return [match.group(1)]
     return []
 
@@ -97,6 +98,8 @@ def run(recipe: Recipe, *, start: str | None = None, only: str | None = None, dr
             step["status"] = "run"
         log(f"{name:<7} {step['status']:<7} {folder}")
         if dry_run:
+            for path in sorted(set(_files(_settings(recipe, name), exist=False))):
+                log(f"        input not found (yet): {path}")
             continue
         if step["status"] == "done":
             stages.restore(context, name, folder, True)

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from lingualift.io import InputError, iter_lines
+from lingualift.io import InputError, batched, iter_lines
 from lingualift.languages import resolve_code
 from lingualift.scripts import char_script
 from lingualift.vocab.bpe import BYTE_LEVEL, SENTENCEPIECE, BaseTokenizer, add_tokens, unreachable
@@ -135,7 +135,8 @@ def _train_continued(base: BaseTokenizer, lines: list[str], n: int, protected: s
         return "".join(symbol[t] for t in word)
 
     # Encoded before the trainer is built: its alphabet is the set of symbols in use.
-    text_lines = [" ".join(encode(w) for w in chunk if len(w) > 1) for chunk in _chunks(_words(base, lines))]
+    # BpeTrainer counts words, so grouping 256 to a training line only saves calls
+    text_lines = [" ".join(encode(w) for w in chunk if len(w) > 1) for chunk in batched(_words(base, lines), 256)]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     # Some merges rebuild a token the base already has by another path, or are protected;
@@ -155,18 +156,6 @@ def _train_continued(base: BaseTokenizer, lines: list[str], n: int, protected: s
         vocab.add(token)
         out.append(token)
     return out
-
-
-def _chunks(words: Iterator[list[int]], size: int = 256) -> Iterator[list[list[int]]]:
-    """Words grouped into training lines; BpeTrainer counts words, so grouping only saves calls."""
-    chunk: list[list[int]] = []
-    for word in words:
-        chunk.append(word)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _train_sentencepiece(base: BaseTokenizer, lines: list[str], size: int) -> list[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
-from lingualift.io import InputError, iter_lines
+from lingualift.io import InputError, batched, iter_lines
 
 # Lines per generation call: large enough for full length-sorted batches, small enough that
 # output streams and a kill loses at most one chunk.
@@ -71,22 +71,11 @@ def _format(line: Line, translation: str) -> str:
     return json.dumps({**line.record, "translation": translation}, ensure_ascii=False) if line.record else ""
 
 
-def _chunks(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
-    chunk: list[Line] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def translate_stream(lines: Iterator[Line], translate: Callable[[list[str]], list[str]], sink: TextIO,
                      skip: int = 0, progress: Callable[[int], None] | None = None) -> int:
     """Translate `lines` chunk by chunk into `sink`, skipping the first `skip` (already done)."""
     done = 0
-    for chunk in _chunks(lines, CHUNK):
+    for chunk in batched(lines, CHUNK):
         todo = [line for line in chunk if line.number > skip]
         if not todo:
             continue

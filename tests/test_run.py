@@ -1,0 +1,104 @@
+"""`lingualift run`: caching, invalidation, resume after a kill, --from/--only, dry runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import ROOT, run_cli
+
+RECIPES = ["demo", "llamax", "sambalingo", "tower"]
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_dry_run_validates_shipped_recipes(name):
+    proc = run_cli("run", f"recipes/{name}.yaml", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "report" in proc.stdout and "eval" in proc.stdout
+    shown = run_cli("recipe", "show", f"recipes/{name}.yaml")
+    assert shown.returncode == 0 and yaml.safe_load(shown.stdout)["name"]
+
+
+def _recipe(shared, tmp_path, **changes) -> str:
+    tatoeba = [str(shared / "tatoeba" / "eng-swa" / f"tatoeba-test-v2021-08-07.{x}") for x in ("eng", "swa")]
+    flores = f"flores:{shared / 'flores200'}"
+    recipe = {
+        "name": "t", "runs": str(tmp_path / "runs"), "model": "tiny", "langs": ["swh_Latn"],
+        "vocab": {"corpus": [tatoeba[1]], "add": 100, "heldout": flores, "heldout_lines": "800:850", "compare": []},
+        "data": {"sources": [{"type": "flores", "path": str(shared / "flores200"), "langs": ["swh_Latn"],
+                              "lines": "0:800"}], "pack": {"block_size": 128}},
+        "cpt": {"lr": 1e-3, "max_steps": 6, "batch_size": 4, "save_steps": 3, "report_to": []},
+        "sft": {"data": {"sources": [{"type": "pairs", "paths": tatoeba, "src_lang": "eng_Latn",
+                                      "tgt_lang": "swh_Latn"}], "tasks": {"translation": 64}},
+                "train": {"lr": 1e-3, "max_steps": 4, "batch_size": 4, "max_length": 256, "report_to": []}},
+        "eval": {"data": flores, "directions": "en-x,x-en", "offset": 800, "limit": 4, "metrics": ["chrf++"],
+                 "generation": {"max_new_tokens": 16}, "ppl_lines": "800:820"},
+    }
+    for dotted, value in changes.items():
+        node = recipe
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return str(path)
+
+
+def _statuses(stdout: str) -> dict:
+    return {line.split()[0]: line.split()[1] for line in stdout.splitlines()
+            if line.split()[:1] and line.split()[0] in ("vocab", "data", "cpt", "sft", "dpo", "eval", "report")}
+
+
+def test_cache_invalidate_resume(shared, tmp_path):
+    run = tmp_path / "runs" / "t"
+    first = run_cli("run", _recipe(shared, tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert set(_statuses(first.stdout).values()) == {"run"}
+    report = (run / "report" / "report.html").read_text()
+    assert "Translation, base -&gt; adapted" in report or "Translation, base -> adapted" in report
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert summary["perplexity"]["swh_Latn"]["adapted"] < summary["perplexity"]["swh_Latn"]["base"]
+    assert summary["fertility"]["swh_Latn"]["change"] < 0
+
+    cpt_weights = run / "cpt" / "model" / "model.safetensors"
+    stamp = cpt_weights.stat().st_mtime_ns
+    again = run_cli("run", _recipe(shared, tmp_path))
+    assert again.returncode == 0 and set(_statuses(again.stdout).values()) == {"done"}
+    assert cpt_weights.stat().st_mtime_ns == stamp
+
+    changed = run_cli("run", _recipe(shared, tmp_path, **{"sft.train": {
+        "lr": 5e-4, "max_steps": 4, "batch_size": 4, "max_length": 256, "report_to": []}}))
+    assert changed.returncode == 0, changed.stderr
+    assert _statuses(changed.stdout) == {"vocab": "done", "data": "done", "cpt": "done", "sft": "run",
+                                         "eval": "run", "report": "run"}
+    assert cpt_weights.stat().st_mtime_ns == stamp
+
+    only = run_cli("run", _recipe(shared, tmp_path, **{"sft.train": {
+        "lr": 5e-4, "max_steps": 4, "batch_size": 4, "max_length": 256, "report_to": []}}), "--only", "report")
+    assert only.returncode == 0 and _statuses(only.stdout) == {"report": "run"}
+
+    # resume: a longer CPT, killed after its checkpoint at step 10, picks up from there
+    longer = _recipe(shared, tmp_path, **{"cpt.max_steps": 30, "cpt.save_steps": 10})
+    proc = subprocess.Popen([sys.executable, "-m", "lingualift", "run", longer], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    checkpoint = run / "cpt" / "train" / "checkpoints" / "checkpoint-10" / "trainer_state.json"
+    while not checkpoint.is_file() and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    resumed = run_cli("run", longer)
+    assert resumed.returncode == 0, resumed.stderr
+    statuses = _statuses(resumed.stdout)
+    assert statuses["vocab"] == statuses["data"] == "done" and statuses["cpt"] == "resume"
+    manifest = json.loads((run / "cpt" / "train" / "manifest.json").read_text())
+    assert manifest["steps"] == 30
+
+    bad = run_cli("run", longer, "--from", "nope")
+    assert bad.returncode == 2 and "--from 'nope'" in bad.stderr
