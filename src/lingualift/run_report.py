@@ -65,7 +65,8 @@ def render(ctx) -> str:
     if data["translation"]:
         metrics = sorted({m for d in data["translation"].values() for m in d})
         parts.append("<h2>Translation, base -> adapted</h2><table><tr><th>direction</th>"
-                     + "".join(f"<th colspan=3>{esc(m)}</th>" for m in metrics) + "</tr>")
+                     + "".join(f"<th colspan=3>{esc(m)}</th>" for m in metrics) + "</tr><tr><th></th>"
+                     + "<th>base</th><th>adapted</th><th>change</th>" * len(metrics) + "</tr>")
         for direction, scores in data["translation"].items():
             parts.append(f"<tr><td>{esc(direction)}</td>" + "".join(
                 _cell(scores.get(m, {}).get("base"), scores.get(m, {}).get("adapted"), m not in ("ter", "off_target"))
