@@ -461,7 +461,7 @@ def data_dpo(
 def run_recipe(
     recipe: str = typer.Argument(..., help="Recipe YAML (recipes/demo.yaml, recipes/llamax.yaml, ...)."),
     from_: Optional[str] = typer.Option(None, "--from", help="Re-run this stage and all after it."),
-    only: Optional[str] = typer.Option(None, help="Run only this stage (the ones before must be done)."),
+    only: Optional[str] = typer.Option(None, help="Run only this stage, even if done (the ones before must be done)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan; run nothing."),
 ) -> None:
     """Run a recipe's whole loop: vocab -> data -> cpt -> sft -> dpo -> eval -> report.

@@ -79,7 +79,7 @@ def _state(folder: Path) -> dict:
 
 def run(recipe: Recipe, *, start: str | None = None, only: str | None = None, dry_run: bool = False,
         log: Callable[[str], None] = print) -> list[dict]:
-    """Run the stages that are not done (all from `start`, or just `only`)."""
+    """Run the stages that are not done, plus all from `start`, or only `only`."""
     from lingualift import stages
 
     steps = plan(recipe)
@@ -87,7 +87,8 @@ def run(recipe: Recipe, *, start: str | None = None, only: str | None = None, dr
     for flag, value in (("--from", start), ("--only", only)):
         if value and value not in names:
             raise InputError(f"{flag} {value!r}: this recipe's stages are {', '.join(names)} (all: {', '.join(STAGES)})")
-    forced = set(names[names.index(start):]) if start else set()
+    # --from re-runs a stage and what follows; --only re-runs one stage, done or not
+    forced = set(names[names.index(start):]) if start else {only} if only else set()
     context = stages.Context(recipe)
     for step in steps:
         name, folder = step["stage"], step["folder"]
