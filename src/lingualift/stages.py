@@ -6,6 +6,7 @@ folder when the runner skips it.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,8 +92,6 @@ def _train(ctx: Context, stage: str, folder: Path, resume: bool, settings: dict,
                                                                  overwrite=not (resume and has_checkpoints))
     model = folder / "model"
     if model.exists():
-        import shutil
-
         shutil.rmtree(model)
     (folder / "train" / "model").rename(model)
     restore(ctx, stage, folder, True)

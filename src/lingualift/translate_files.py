@@ -110,7 +110,9 @@ def run(model: str, src: str, tgt: str, path: str, out: str | None, *, template:
     src, tgt = resolve_code(src), resolve_code(tgt)
     if path != "-" and not Path(path).is_file():
         raise InputError("file not found", path)
-    lines = list(read_input(path, field, column)) if path != "-" else None  # a file is checked whole first
+    # A file is read once to check every line (and count them for the progress bar) before the
+    # model loads, then streamed again: memory stays flat on any file size.
+    total = sum(1 for _ in read_input(path, field, column)) if path != "-" else None
     generator = load_generator(model, engine=engine)
     chosen = get_template(template, generator.tokenizer)
     if chosen.needs_examples:
@@ -122,8 +124,7 @@ def run(model: str, src: str, tgt: str, path: str, out: str | None, *, template:
         prompts = [chosen.render(text, src, tgt, []) for text in texts]
         return [chosen.extract(o, tgt) for o in generator.generate(prompts, settings)]
 
-    source = iter(lines) if lines is not None else read_input("-", field, column)
-    total = len(lines) if lines is not None else None
+    source = read_input(path, field, column)
     if out is None:
         return translate_stream(source, translate, sys.stdout)
     target, partial = Path(out), Path(f"{out}.partial")

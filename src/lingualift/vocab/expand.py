@@ -132,7 +132,7 @@ def expand(model: str, corpus: list[str], langs: list[str], add: int, out: str |
         "protect": {"sources": list(protect or []), "lines": len(protected_text), "joins": len(protected)},
         "heldout": {"data": heldout, "lines": f"{heldout_lines.start or ''}:{heldout_lines.stop or ''}"} if heldout else None,
         "effect": effect, "seconds": round(time.time() - started, 2),
-        "command": " ".join(["lingualift", *sys.argv[1:]]) if sys.argv[0].endswith("lingualift") else None,
+        "command": " ".join(["lingualift", *sys.argv[1:]]),
         "versions": _versions(),
     }
     write_json(tmp / "manifest.json", manifest)
