@@ -12,7 +12,7 @@ import yaml
 
 from conftest import ROOT, run_cli
 
-RECIPES = ["demo", "llamax", "sambalingo", "tower"]
+RECIPES = ["demo", "demo-sample", "llamax", "sambalingo", "tower"]
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -22,6 +22,22 @@ def test_dry_run_validates_shipped_recipes(name):
     assert "report" in proc.stdout and "eval" in proc.stdout
     shown = run_cli("recipe", "show", f"recipes/{name}.yaml")
     assert shown.returncode == 0 and yaml.safe_load(shown.stdout)["name"]
+
+
+def test_demo_falls_back_to_own_sample_without_shared_data(tmp_path):
+    """A fresh machine without ../shared/data: the demo says so and plans on samples/swahili."""
+    work = tmp_path / "clone"
+    work.mkdir()
+    for folder in ("recipes", "samples"):
+        subprocess.run(["cp", "-r", str(ROOT / folder), str(work)], check=True)
+    proc = subprocess.run([sys.executable, "-m", "lingualift", "run", "recipes/demo.yaml", "--dry-run"],
+                          cwd=work, capture_output=True, text=True, env={**os.environ, "COLUMNS": "300"})
+    assert proc.returncode == 0, proc.stderr
+    assert "../shared/data not found: running recipes/demo-sample.yaml instead" in proc.stdout
+    assert "recipe demo-sample" in proc.stdout and "input not found" not in proc.stdout
+    eng, swh = ((ROOT / "samples" / "swahili" / f"{c}.dev").read_text(encoding="utf-8").splitlines()
+                for c in ("eng_Latn", "swh_Latn"))
+    assert len(eng) == len(swh) == 100 and all(eng) and all(swh)
 
 
 def _recipe(shared, tmp_path, **changes) -> str:

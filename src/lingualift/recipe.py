@@ -62,6 +62,14 @@ class EvalStage(_Strict):
     ppl_lines: Optional[str] = None  # FLORES dev lines held out for per-character perplexity, START:END
 
 
+class Fallback(_Strict):
+    """Another recipe to run when a data folder is absent (the demo without ../shared/data)."""
+
+    missing: str  # when this path does not exist...
+    recipe: str  # ...run this recipe instead (relative to this recipe's folder)
+    note: str  # and say why, and what the numbers then mean
+
+
 class Recipe(_Strict):
     name: str
     model: str
@@ -73,6 +81,7 @@ class Recipe(_Strict):
     sft: Optional[TrainStage] = None
     dpo: Optional[TrainStage] = None
     eval: Optional[EvalStage] = None
+    fallback: Optional[Fallback] = None
 
     @field_validator("langs")
     @classmethod
@@ -109,5 +118,12 @@ class Recipe(_Strict):
         return Path(self.runs) / self.name
 
 
-def load(path: str | Path) -> Recipe:
-    return load_yaml(path, Recipe)
+def load(path: str | Path, say=print) -> Recipe:
+    """The recipe, or its fallback when the data it names is absent (said, never silent)."""
+    recipe = load_yaml(path, Recipe)
+    fallback = recipe.fallback
+    if fallback is not None and not Path(fallback.missing).exists():
+        target = Path(path).parent / fallback.recipe
+        say(f"{fallback.missing} not found: running {target} instead. {fallback.note}")
+        return load(target, say)
+    return recipe
