@@ -1,0 +1,1 @@
+"""The HTTP server: `lingualift serve` (app), dynamic batching, sentence splitting, metrics."""

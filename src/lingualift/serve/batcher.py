@@ -1,0 +1,99 @@
+"""Dynamic batching: concurrent requests share generation batches on one model.
+
+Each request puts its prompts on a queue and awaits their futures. One worker takes the
+oldest prompt, then waits up to `max_wait_ms` for more with the same generation settings
+until `max_batch_size` are gathered, and runs them as one `generate` call in a thread so
+the event loop keeps accepting requests. With max_batch_size 1 every prompt runs alone
+(the baseline `bench/serve.py` compares against). Prompts whose request has timed out are
+dropped before they reach the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from lingualift.generate import GenerationParams
+
+
+@dataclass
+class _Item:
+    prompt: str
+    params: GenerationParams
+    future: asyncio.Future
+
+
+class Batcher:
+    """The queue and its worker; `submit` is what request handlers call."""
+
+    def __init__(self, generate: Callable[[list[str], GenerationParams], list[str]], *,
+                 max_batch_size: int = 16, max_wait_ms: float = 10.0):
+        self.generate, self.max_batch_size, self.max_wait = generate, max_batch_size, max_wait_ms / 1000
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self.held: list[_Item] = []  # taken from the queue but waiting for a batch with their settings
+        self.worker: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.worker:
+            self.worker.cancel()
+            await asyncio.gather(self.worker, return_exceptions=True)
+
+    async def submit(self, prompts: list[str], params: GenerationParams) -> list[str]:
+        loop = asyncio.get_running_loop()
+        items = [_Item(p, params, loop.create_future()) for p in prompts]
+        for item in items:
+            self.queue.put_nowait(item)
+        try:
+            return list(await asyncio.gather(*(item.future for item in items)))
+        except asyncio.CancelledError:
+            for item in items:
+                item.future.cancel()
+            raise
+
+    async def _next(self, timeout: float | None) -> _Item | None:
+        try:
+            return await (asyncio.wait_for(self.queue.get(), timeout) if timeout is not None else self.queue.get())
+        except asyncio.TimeoutError:
+            return None
+
+    async def _gather(self) -> list[_Item]:
+        """The oldest live prompt and as many with the same settings as arrive in time."""
+        first = self.held.pop(0) if self.held else await self._next(None)
+        batch = [first]
+        others = [item for item in self.held if item.params == first.params]
+        self.held = [item for item in self.held if item.params != first.params]
+        batch += others[:self.max_batch_size - 1]
+        self.held = others[self.max_batch_size - 1:] + self.held
+        deadline = time.perf_counter() + self.max_wait
+        while len(batch) < self.max_batch_size:
+            # prompts already queued join at once; the wait applies only to ones not yet sent
+            item = self.queue.get_nowait() if not self.queue.empty() else \
+                await self._next(max(0.0, deadline - time.perf_counter()))
+            if item is None:
+                break
+            (batch if item.params == first.params else self.held).append(item)
+        return [item for item in batch if not item.future.done()]
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._gather()
+            if not batch:
+                continue
+            params = batch[0].params
+            try:
+                outputs = await asyncio.to_thread(
+                    self.generate, [item.prompt for item in batch],
+                    GenerationParams(**{**params.as_dict(), "batch_size": len(batch)}))
+            except Exception as err:  # one bad batch fails its requests, not the server
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(err)
+                continue
+            for item, output in zip(batch, outputs):
+                if not item.future.done():
+                    item.future.set_result(output)
