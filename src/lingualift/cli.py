@@ -607,6 +607,8 @@ def models_fetch(name: str = typer.Argument(..., help="Preset: tiny, smollm2-135
 
 
 def main() -> None:
+    import lingualift.cli_eval  # noqa: F401  (registers eval tasks, eval ppl and probe on the app)
+
     try:
         app()
     except InputError as err:

@@ -108,7 +108,7 @@ def _markdown(results: dict, previous: dict | None) -> str:
     return "\n".join(lines)
 
 
-def _colour(value: float | None, lo: float = 0.0, hi: float = 100.0) -> str:
+def colour(value: float | None, lo: float = 0.0, hi: float = 100.0) -> str:
     if value is None:
         return "#eee"
     t = max(0.0, min(1.0, (value - lo) / (hi - lo or 1)))
@@ -137,7 +137,7 @@ def _html(results: dict, previous: dict | None) -> str:
             v = cell.get((s, t))
             d = delta.get(f"{s}-{t}")
             label = "" if v is None else f"{v:.1f}" + ("" if d is None else f"<br><small>{d:+.1f}</small>")
-            parts.append(f"<td style='background:{_colour(v)}'>{label}</td>")
+            parts.append(f"<td style='background:{colour(v)}'>{label}</td>")
         parts.append("</tr>")
     parts += ["</table>", f"<h2>{HEAT_METRIC} per language</h2>",
               "<p><span class='bar' style='width:20px'></span> en→X &nbsp; "

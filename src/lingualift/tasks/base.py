@@ -1,0 +1,105 @@
+"""What a task item is, and the readers every task shares (file:line errors on bad rows)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from lingualift import languages
+from lingualift.io import InputError
+
+FORMATS = ("lm-eval", "llamax")
+
+# LLaMAX / MindMerger evaluate instruction-tuned models with the Alpaca prompt they were tuned
+# on; the task text goes in the instruction, the answer is read (or scored) after Response.
+ALPACA = ("Below is an instruction that describes a task. Write a response that appropriately "
+          "completes the request.\n### Instruction:\n{instruction}\n### Response:")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One scored option: log P(continuation | context)."""
+
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """A multiple-choice item (choices, gold) or a generation item (prompt, answer)."""
+
+    id: str
+    choices: tuple[Choice, ...] = ()
+    gold: int = -1
+    norm_lengths: tuple[int, ...] = ()  # acc_norm divides by these: the choice strings' lengths
+    prompt: str = ""
+    answer: str = ""
+    stop: tuple[str, ...] = ()
+
+    @property
+    def generative(self) -> bool:
+        return not self.choices
+
+
+def mc(id: str, context: str, options: list[str], gold: int, delimiter: str = " ") -> Item:
+    """lm-eval's multiple choice: one context, each option scored as delimiter + option."""
+    return Item(id, tuple(Choice(context, delimiter + o) for o in options), gold, tuple(len(o) for o in options))
+
+
+def with_shots(item: Item, shots: list[Item], delimiter: str = "\n\n") -> Item:
+    """Few-shot: each shot written as its context and gold continuation, before the item's context."""
+    if not shots:
+        return item
+    prefix = "".join(s.choices[s.gold].context + s.choices[s.gold].continuation + delimiter for s in shots)
+    return Item(item.id, tuple(Choice(prefix + c.context, c.continuation) for c in item.choices), item.gold,
+                item.norm_lengths)
+
+
+def flores_code(code: str) -> str:
+    """A task file's language code as the registry's FLORES code (XWinograd writes jp); a
+    FLORES-shaped code the registry lacks (SIB-200's nqo_Nkoo) stays as it is."""
+    try:
+        return languages.resolve_code({"jp": "ja"}.get(code, code))
+    except InputError:
+        if re.fullmatch(r"[a-z]{3}_[A-Z][a-z]{3}", code):
+            return code
+        raise
+
+
+def language_name(code: str) -> str:
+    try:
+        return languages.get(code).name
+    except InputError:
+        return code
+
+
+def need(path: Path) -> Path:
+    if not path.is_file():
+        raise InputError("task file not found (see ../shared/data/README.md for the layout)", path)
+    return path
+
+
+def read_tsv(path: Path, header: bool, columns: int) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of a TSV; quoting off, as these corpora contain bare quotes."""
+    with need(path).open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+            if header and number == 1:
+                continue
+            if len(row) < columns:
+                raise InputError(f"expected {columns} tab-separated columns, found {len(row)}", path, number)
+            yield number, row
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    with need(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputError(f"malformed JSON ({err.msg})", path, number) from None

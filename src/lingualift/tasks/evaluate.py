@@ -1,0 +1,119 @@
+"""`lingualift eval tasks`: every (task, language) scored, each part saved as it finishes.
+
+A part is written to OUT/parts/<task>-<lang>.json with the settings it was made with; a
+re-run with the same settings skips finished parts, so a killed evaluation resumes.
+Multiple choice: acc = argmax of summed log-likelihood, acc_norm = argmax of log-likelihood
+divided by the choice string's length in characters (lm-eval's definitions). MGSM: exact
+match of the last number of a greedy answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from lingualift import tasks
+from lingualift.io import InputError, write_json
+from lingualift.tasks.base import FORMATS, Item, flores_code
+
+
+def task_langs(name: str, root: Path) -> tuple[str, ...]:
+    module = tasks.get(name)
+    return module.langs(root) if hasattr(module, "langs") else module.LANGS
+
+
+def plan(names: list[str], root: Path, wanted: set[str] | None) -> list[tuple[str, str]]:
+    """(task, file language) pairs to run; `wanted` holds FLORES codes, None for all."""
+    out = []
+    for name in names:
+        langs = [lang for lang in task_langs(name, root) if wanted is None or flores_code(lang) in wanted]
+        out += [(name, lang) for lang in langs]
+    if not out:
+        raise InputError(f"no language of {', '.join(names)} matches --langs")
+    return out
+
+
+def score_choices(item: Item, lls: list[float]) -> dict:
+    pred = max(range(len(lls)), key=lambda i: lls[i])
+    pred_norm = max(range(len(lls)), key=lambda i: lls[i] / item.norm_lengths[i])
+    return {"id": item.id, "gold": item.gold, "loglik": lls, "pred": pred, "pred_norm": pred_norm,
+            "acc": float(pred == item.gold), "acc_norm": float(pred_norm == item.gold)}
+
+
+def run_part(model, tokenizer, items: list[Item], batch_size: int, progress: Callable[[int], None]) -> dict:
+    from lingualift.tasks.loglik import loglikelihoods
+
+    if items and items[0].generative:
+        return _generate_part(model, tokenizer, items, batch_size, progress)
+    pairs = [(c.context, c.continuation) for item in items for c in item.choices]
+    scores = loglikelihoods(model, tokenizer, pairs, batch_size,
+                            progress=lambda n: progress(n / max(len(pairs), 1) * len(items)))
+    examples, cursor = [], 0
+    for item in items:
+        lls = [s[0] for s in scores[cursor:cursor + len(item.choices)]]
+        cursor += len(item.choices)
+        examples.append(score_choices(item, lls))
+    return {"n": len(items), "acc": _mean(e["acc"] for e in examples),
+            "acc_norm": _mean(e["acc_norm"] for e in examples), "examples": examples}
+
+
+def _generate_part(model, tokenizer, items, batch_size, progress) -> dict:
+    from lingualift.generate import GenerationParams, Generator
+    from lingualift.tasks.mgsm import MAX_NEW_TOKENS, correct, extract_number
+
+    generator = Generator(model, tokenizer)
+    tokenizer.padding_side = "left"
+    params = GenerationParams(max_new_tokens=MAX_NEW_TOKENS, batch_size=batch_size, stop=items[0].stop)
+    outputs = generator.generate([item.prompt for item in items], params, progress)
+    examples = [{"id": item.id, "answer": item.answer, "output": out, "extracted": extract_number(out),
+                 "exact_match": float(correct(out, item.answer))} for item, out in zip(items, outputs)]
+    return {"n": len(items), "exact_match": _mean(e["exact_match"] for e in examples), "examples": examples}
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return round(100 * sum(values) / len(values), 2) if values else 0.0
+
+
+def evaluate(model_spec: str, names: list[str], root: Path, out: Path, *, langs: set[str] | None = None,
+             shots: int | None = None, limit: int | None = None, fmt: str = "lm-eval", batch_size: int = 8,
+             progress_factory=None) -> dict:
+    """Run and save every part; returns results.json's content (without the report's extras)."""
+    import torch
+    import transformers
+
+    from lingualift import __version__, models
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose {' or '.join(FORMATS)}")
+    parts = plan(names, root, langs)
+    model, tokenizer = models.load(model_spec)
+    model.eval()
+    settings = {"model": model_spec, "data": str(root), "shots": shots, "limit": limit, "format": fmt}
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    results: dict = {"tasks": {}}
+    for name, lang in parts:
+        module = tasks.get(name)
+        k = module.DEFAULT_SHOTS if shots is None else shots
+        path = out / "parts" / f"{name}-{lang}.json"
+        if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint:
+            part = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            items = module.load(root, lang, k, fmt)[:limit]
+            if progress_factory:
+                with progress_factory(f"{name} {lang}", len(items)) as advance:
+                    part = run_part(model, tokenizer, items, batch_size, advance)
+            else:
+                part = run_part(model, tokenizer, items, batch_size, lambda n: None)
+            part.update(fingerprint=fingerprint, shots=k, prompt=(module.__doc__ or "").strip().split("\n\n")[0])
+            write_json(path, part)
+        results["tasks"].setdefault(name, {})[flores_code(lang)] = {
+            key: part[key] for key in ("n", "acc", "acc_norm", "exact_match", "shots") if key in part}
+    results["meta"] = {**settings, "batch_size": batch_size, "command": " ".join(["lingualift", *sys.argv[1:]]),
+                       "prompts": {name: (tasks.get(name).__doc__ or "").strip().split("\n\n")[0] for name in names},
+                       "versions": {"lingualift": __version__, "transformers": transformers.__version__,
+                                    "torch": torch.__version__}}
+    return results
