@@ -77,3 +77,75 @@ def eval_tasks(
                                                    ("mean", "english", "non_english_mean", "english_gap")))
     console.print(table)
     console.print(f"report: {out}/report.html  {out}/report.md  {out}/results.json")
+
+
+@eval_app.command("ppl")
+def eval_ppl(
+    model: str = typer.Option(..., help="Preset, local dir, .gguf file or hub id."),
+    data: str = typer.Option(..., help="flores:DIR (FLORES-200 layout) or hf:NAME."),
+    out: str = typer.Option(..., help="Output folder: results.json/csv, report.md."),
+    langs_: str = typer.Option("", "--langs", help="Languages (any code or name); default: all 204."),
+    lines: str = typer.Option(":", help="START:END of each file (e.g. 800: for lines no stage trained on)."),
+    split: str = typer.Option("dev", help="FLORES split (file suffix)."),
+    window: Optional[int] = typer.Option(None, help="Tokens per window for long texts (default: the model's context)."),
+    stride: Optional[int] = typer.Option(None, help="Tokens between windows (default: half a window)."),
+    batch_size: int = typer.Option(16, help="Sequences per forward pass."),
+) -> None:
+    """Bits per byte and per character per language: comparable across tokenizers.
+
+    Example: lingualift eval ppl --model smollm2-135m --data flores:../shared/data/flores200 --langs sw,th,de --out runs/ppl
+    """
+    from lingualift import languages, models
+    from lingualift.eval.ppl_langs import measure, write
+
+    codes = [languages.resolve_code(x) for x in _csv_list(langs_)] or [lang.code for lang in languages.all_languages()]
+    loaded, tokenizer = models.load(model)
+    per_lang = measure(loaded, tokenizer, data, codes, lines=lines, split=split, batch_size=batch_size,
+                       window=window, stride=stride, progress_factory=_bar)
+    context = getattr(loaded.config, "max_position_embeddings", None)
+    write(Path(out), per_lang, {"model": model, "data": data, "split": split, "lines": lines,
+                                "window": window or context, "stride": stride or "half a window"})
+    table = Table("language", "lines", "bits/byte", "bits/char", "ppl/char", title=model)
+    for code, r in per_lang.items():
+        table.add_row(code, str(r["lines"]), f"{r['bits_per_byte']:.3f}", f"{r['bits_per_char']:.3f}", f"{r['ppl_char']:.2f}")
+    console.print(table)
+    console.print(f"report: {out}/report.md  {out}/results.json")
+
+
+@app.command("probe")
+def probe_cmd(
+    model: str = typer.Option(..., help="Preset, local dir, .gguf file or hub id."),
+    langs_: str = typer.Option(..., "--langs", help="Languages (codes or names), or `llamax` / `all`."),
+    out: str = typer.Option(..., help="Output folder: probe.html, probe.png, probe.json, probe.csv."),
+    data: str = typer.Option("flores:../shared/data/flores200", help="flores:DIR (aligned with English)."),
+    lines: str = typer.Option("0:50", help="FLORES lines for fertility (cheap: no model call)."),
+    ppl_lines: int = typer.Option(20, help="The first N of those scored for bits per character."),
+    sentences: int = typer.Option(6, help="The first N of those translated each way for chrF++ and off-target."),
+    template: Optional[str] = typer.Option(None, help="chat (default when the model has one), llamax-alpaca, ..."),
+    max_new_tokens: int = typer.Option(64, help="Longest translation, in tokens."),
+    batch_size: int = typer.Option(16, help="Prompts / sequences per batch."),
+) -> None:
+    """Where does a base model serve languages badly? Fertility, parity, bits/char, quick chrF++,
+    off-target rate per language, ranked by need, with a suggestion each.
+
+    Example: lingualift probe --model smollm2-135m --langs sw,th,de,hi,yo --out runs/probe
+    """
+    from lingualift import languages
+    from lingualift.probe import probe, write
+
+    wanted = _csv_list(langs_)
+    if wanted in (["all"], ["llamax"]):
+        codes = [lang.code for lang in languages.all_languages() if wanted == ["all"] or lang.llamax]
+    else:
+        codes = [languages.resolve_code(x) for x in wanted]
+    result = probe(model, data, codes, lines=lines, ppl_lines=ppl_lines, sentences=sentences, template=template,
+                   max_new_tokens=max_new_tokens, batch_size=batch_size, progress_factory=_bar)
+    write(Path(out), result)
+    table = Table("language", "need", "parity", "bits/char", "chrF++ en->X", "X->en", "off-target", "suggestion",
+                  title=f"{model}: ranked by need")
+    for code, r in result["languages"].items():
+        table.add_row(code, f"{r['need']:.1f}", f"{r['parity']:.2f}", f"{r['bits_per_char']:.2f}",
+                      f"{r['chrf_en_x']:.1f}", f"{r['chrf_x_en']:.1f}", f"{r['off_target_en_x']:.0f}%",
+                      "; ".join(x.split(" (")[0] for x in r["suggestions"]))
+    console.print(table)
+    console.print(f"report: {out}/probe.html  {out}/probe.json")
