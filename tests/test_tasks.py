@@ -174,3 +174,11 @@ def test_eval_tasks_command_writes_reports_and_resumes(root, tmp_path):
     assert json.loads((out / "results.json").read_text())["comparison"]["deltas"]["xcopa"]["swh_Latn"] == 0.0
     bad = run_cli("eval", "tasks", "--model", "tiny", "--tasks", "xquad", "--data", str(root), "--out", str(out))
     assert bad.returncode == 2 and "unknown task 'xquad'" in bad.stderr
+
+
+def test_hub_offline_says_what_to_download(tmp_path):
+    proc = run_cli("eval", "tasks", "--model", "tiny", "--tasks", "xcopa", "--langs", "sw", "--data", "hub",
+                   "--out", str(tmp_path / "hub"))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "'cambridgeltl/xcopa' is not in the Hugging Face cache and offline" in proc.stderr
+    assert "hf download cambridgeltl/xcopa" in proc.stderr

@@ -41,7 +41,8 @@ def eval_tasks(
                                help="Comma list: xnli, xcopa, pawsx, xwinograd, sib200, belebele, mgsm."),
     out: str = typer.Option(..., help="Output folder: parts/, results.json/csv, report.md/html."),
     data: str = typer.Option(DEFAULT_TASKS_DATA, envvar="LINGUALIFT_TASKS_DATA",
-                             help="Folder in the ../shared/data/tasks layout."),
+                             help="Folder in the ../shared/data/tasks layout, or `hub` for the public "
+                                  "copies on the Hugging Face hub (through the HF cache)."),
     langs_: str = typer.Option("", "--langs", help="Only these languages (any code or name); default: all of each task."),
     shots: Optional[int] = typer.Option(None, help="Few-shot examples (default: each task's; MGSM 8, others 0)."),
     limit: Optional[int] = typer.Option(None, help="Only the first N items per task and language."),
@@ -63,8 +64,10 @@ def eval_tasks(
     from lingualift.tasks import report
     from lingualift.tasks.evaluate import evaluate
 
+    from lingualift.tasks.base import HUB
+
     root = Path(data)
-    if not root.is_dir():
+    if root != HUB and not root.is_dir():
         raise InputError("task data folder not found (set --data or LINGUALIFT_TASKS_DATA)", root)
     wanted = {languages.resolve_code(x) for x in _csv_list(langs_)} or None
     previous = _previous(compare)

@@ -13,6 +13,7 @@ from lingualift import languages
 from lingualift.io import InputError
 
 FORMATS = ("lm-eval", "llamax")
+HUB = Path("hub")  # `--data hub`: read the public copies on the Hugging Face hub instead of a folder
 
 # LLaMAX / MindMerger evaluate instruction-tuned models with the Alpaca prompt they were tuned
 # on; the task text goes in the instruction, the answer is read (or scored) after Response.
@@ -75,6 +76,20 @@ def language_name(code: str) -> str:
         return languages.get(code).name
     except InputError:
         return code
+
+
+def hub_rows(repo: str, config: str, split: str) -> list[tuple[int, dict]]:
+    """(row number, row) of a hub dataset, through the one asset resolver: offline, it says
+    what to download where instead of failing inside datasets."""
+    import datasets
+
+    from lingualift import assets
+
+    try:
+        rows = datasets.load_dataset(str(assets.hub_snapshot(repo, kind="dataset")), config, split=split)
+    except (ValueError, FileNotFoundError) as err:
+        raise InputError(f"hub dataset {repo} has no config {config} / split {split} ({err})") from None
+    return list(enumerate(rows, start=1))
 
 
 def need(path: Path) -> Path:

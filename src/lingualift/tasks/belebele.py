@@ -9,23 +9,38 @@ from __future__ import annotations
 from pathlib import Path
 
 from lingualift.io import InputError
-from lingualift.tasks.base import Item, mc, read_jsonl, with_shots
+from lingualift.tasks.base import HUB, Item, hub_rows, mc, read_jsonl, with_shots
 
 LANGS = ("eng_Latn", "deu_Latn")
 DEFAULT_SHOTS = 0
 LETTERS = ["A", "B", "C", "D"]
 
 
-def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[Item]:
+def _local(root: Path, lang: str) -> list[tuple[int, dict]]:
+    """The regrouped local copy flattened back to Belebele's own rows."""
     path = root / "belebele" / f"{lang}.jsonl"
-    items = []
+    docs = []
     for number, passage in read_jsonl(path):
-        for q, question in enumerate(passage["items"], start=1):
+        for question in passage["items"]:
             answers = question["answers"]
             golds = [i for i, a in enumerate(answers) if a["correct"]]
             if len(answers) != 4 or len(golds) != 1:
                 raise InputError("expected four answers, one of them correct", path, number)
-            context = (f"P: {passage['text']}\nQ: {question['question'].strip()}\n"
-                       + "".join(f"{letter}: {a['text']}\n" for letter, a in zip(LETTERS, answers)) + "Answer:")
-            items.append(mc(f"{lang}-{number}-{q}", context, LETTERS, golds[0]))
+            docs.append((number, {"flores_passage": passage["text"], "question": question["question"],
+                                  **{f"mc_answer{i + 1}": a["text"] for i, a in enumerate(answers)},
+                                  "correct_answer_num": str(golds[0] + 1)}))
+    return docs
+
+
+def langs(root: Path) -> tuple[str, ...]:
+    return () if root == HUB else LANGS  # the hub has 122: name them with --langs
+
+
+def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[Item]:
+    docs = hub_rows("facebook/belebele", lang, "test") if root == HUB else _local(root, lang)
+    items = []
+    for number, (_, doc) in enumerate(docs, start=1):
+        context = (f"P: {doc['flores_passage']}\nQ: {doc['question'].strip()}\n"
+                   + "".join(f"{letter}: {doc[f'mc_answer{i + 1}']}\n" for i, letter in enumerate(LETTERS)) + "Answer:")
+        items.append(mc(f"{lang}-{number}", context, LETTERS, int(doc["correct_answer_num"]) - 1))
     return [with_shots(item, items[:shots]) for item in items[shots:]]

@@ -29,8 +29,9 @@ def plan(names: list[str], root: Path, wanted: set[str] | None) -> list[tuple[st
     """(task, file language) pairs to run; `wanted` holds FLORES codes, None for all."""
     out = []
     for name in names:
-        langs = [lang for lang in task_langs(name, root) if wanted is None or flores_code(lang) in wanted]
-        out += [(name, lang) for lang in langs]
+        # hub copies of SIB-200 and Belebele cover more languages than any list here: --langs names them
+        available = task_langs(name, root) or tuple(sorted(wanted or ()))
+        out += [(name, lang) for lang in available if wanted is None or flores_code(lang) in wanted]
     if not out:
         raise InputError(f"no language of {', '.join(names)} matches --langs")
     return out
@@ -89,26 +90,32 @@ def evaluate(model_spec: str, names: list[str], root: Path, out: Path, *, langs:
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose {' or '.join(FORMATS)}")
-    parts = plan(names, root, langs)
-    model, tokenizer = models.load(model_spec)
-    model.eval()
     settings = {"model": model_spec, "data": str(root), "shots": shots, "limit": limit, "format": fmt}
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    results: dict = {"tasks": {}}
-    for name, lang in parts:
+    # Every item is read before the model loads: a bad file or missing hub copy fails in a second.
+    work = []
+    for name, lang in plan(names, root, langs):
         module = tasks.get(name)
         k = module.DEFAULT_SHOTS if shots is None else shots
         path = out / "parts" / f"{name}-{lang}.json"
-        if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint:
+        done = path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
+        work.append((name, lang, k, path, None if done else module.load(root, lang, k, fmt)[:limit]))
+    model = tokenizer = None
+    if any(items is not None for *_, items in work):
+        model, tokenizer = models.load(model_spec)
+        model.eval()
+    results: dict = {"tasks": {}}
+    for name, lang, k, path, items in work:
+        if items is None:
             part = json.loads(path.read_text(encoding="utf-8"))
         else:
-            items = module.load(root, lang, k, fmt)[:limit]
             if progress_factory:
                 with progress_factory(f"{name} {lang}", len(items)) as advance:
                     part = run_part(model, tokenizer, items, batch_size, advance)
             else:
                 part = run_part(model, tokenizer, items, batch_size, lambda n: None)
-            part.update(fingerprint=fingerprint, shots=k, prompt=(module.__doc__ or "").strip().split("\n\n")[0])
+            part.update(fingerprint=fingerprint, shots=k,
+                        prompt=(tasks.get(name).__doc__ or "").strip().split("\n\n")[0])
             write_json(path, part)
         results["tasks"].setdefault(name, {})[flores_code(lang)] = {
             key: part[key] for key in ("n", "acc", "acc_norm", "exact_match", "shots") if key in part}

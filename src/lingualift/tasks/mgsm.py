@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from lingualift.io import InputError
-from lingualift.tasks.base import ALPACA, Item, need, read_tsv
+from lingualift.tasks.base import ALPACA, HUB, Item, hub_rows, need, read_tsv
 
 # lm-evaluation-harness's lm_eval/tasks/mgsm/native_cot/mgsm_native_cot_<lang>.yaml
 WORDS = {
@@ -30,12 +30,15 @@ MAX_NEW_TOKENS = 256  # lm-eval's default for generate_until
 _NUMBER = re.compile(r"-?[$0-9.,]{2,}|-?[0-9]+")  # lm-eval's flexible-extract pattern
 
 
-def exemplars(root: Path) -> dict:
-    """The exemplars as data: exemplars.py is parsed, never executed."""
+def exemplars(root: Path, lang: str) -> list[dict]:
+    """The eight exemplars of a language ({q, a}): the hub's train split, or the local
+    exemplars.py parsed as data, never executed."""
+    if root == HUB:
+        return [{"q": row["question"], "a": row["answer"]} for _, row in hub_rows("juletxara/mgsm", lang, "train")]
     path = need(root / "mgsm" / "exemplars.py")
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MGSM_EXEMPLARS":
-            return ast.literal_eval(node.value)
+            return list(ast.literal_eval(node.value)[lang].values())
     raise InputError("no MGSM_EXEMPLARS dictionary", path)
 
 
@@ -60,11 +63,11 @@ def correct(output: str, answer: str) -> bool:
 
 def load(root: Path, lang: str, shots: int = DEFAULT_SHOTS, fmt: str = "lm-eval") -> list[Item]:
     question, answer_word = WORDS[lang]
-    chosen = list(exemplars(root)[lang].values())[:shots]
-    prefix = "".join(f"{e['q']}\n{e['a']}\n\n" for e in chosen)
-    path = root / "mgsm" / f"mgsm_{lang}.tsv"
+    prefix = "".join(f"{e['q']}\n{e['a']}\n\n" for e in exemplars(root, lang)[:shots]) if shots else ""
+    rows = ((n, (r["question"], str(r["answer_number"]))) for n, r in hub_rows("juletxara/mgsm", lang, "test")) \
+        if root == HUB else read_tsv(root / "mgsm" / f"mgsm_{lang}.tsv", header=False, columns=2)
     items = []
-    for number, (problem, answer) in read_tsv(path, header=False, columns=2):
+    for number, (problem, answer) in rows:
         if fmt == "llamax":
             prompt, stop = prefix + ALPACA.format(instruction=problem), ("\n\n", "### Instruction")
         else:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from lingualift.io import InputError
-from lingualift.tasks.base import Item, mc, read_tsv, with_shots
+from lingualift.tasks.base import HUB, Item, hub_rows, mc, read_tsv, with_shots
 
 # lm-evaluation-harness's lm_eval/tasks/paws-x/paws_<lang>.yaml: (right, no, yes)
 WORDS = {
@@ -29,18 +29,28 @@ def _detokenize(text: str) -> str:
     return re.sub(r" (['.,])", r"\1", text)
 
 
-def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[Item]:
+def _docs(root: Path, lang: str) -> list[tuple[int, dict]]:
+    if root == HUB:
+        return hub_rows("google-research-datasets/paws-x", lang, "test")
     path = root / "pawsx" / "test" / f"test-{lang}.labeled.tsv"
-    right, no, yes = WORDS[lang]
-    items = []
+    docs = []
     for number, (_, first, second, label) in read_tsv(path, header=True, columns=4):
-        if first in ("", "NS") or second in ("", "NS"):
-            continue
         if label not in ("0", "1"):
             raise InputError(f"label {label!r}; expected 0 or 1", path, number)
+        docs.append((number, {"sentence1": first, "sentence2": second, "label": int(label)}))
+    return docs
+
+
+def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[Item]:
+    right, no, yes = WORDS[lang]
+    items = []
+    for number, doc in _docs(root, lang):
+        first, second, label = doc["sentence1"], doc["sentence2"], int(doc["label"])
+        if first in ("", "NS") or second in ("", "NS"):
+            continue
         first, second = _detokenize(first).strip(), _detokenize(second).strip()
         first = first[:-1] if first.endswith((".", ",", ";")) else first
         second = second[0].lower() + second[1:]
         options = [f"{first}, {right}? {word}, {second}" for word in (no, yes)]
-        items.append(mc(f"{lang}-{number}", "", options, int(label), delimiter=""))
+        items.append(mc(f"{lang}-{number}", "", options, label, delimiter=""))
     return [with_shots(item, items[-shots:] if shots else [], "\n\n") for item in items[:len(items) - shots]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lingualift.tasks.base import ALPACA, Item, mc, read_jsonl, with_shots
+from lingualift.tasks.base import ALPACA, HUB, Item, hub_rows, mc, read_jsonl, with_shots
 
 # lm-evaluation-harness's lm_eval/tasks/xcopa/utils.py: (cause, effect)
 CONNECTORS = {
@@ -23,10 +23,14 @@ DEFAULT_SHOTS = 0
 LLAMAX_INSTRUCTION = "Premise: {premise}\nWhat is the {question}? Pick the more plausible option.\n1. {a}\n2. {b}"
 
 
-def _items(path: Path, lang: str, fmt: str) -> list[Item]:
+def _items(root: Path, lang: str, split: str, fmt: str) -> list[Item]:
     cause, effect = CONNECTORS[lang]
+    if root == HUB:
+        docs = hub_rows("cambridgeltl/xcopa", lang, split)
+    else:
+        docs = read_jsonl(root / "xcopa" / "data" / lang / f"{'val' if split == 'validation' else split}.{lang}.jsonl")
     out = []
-    for number, doc in read_jsonl(path):
+    for number, doc in docs:
         premise, options = doc["premise"], [doc["choice1"], doc["choice2"]]
         if fmt == "llamax":
             context = ALPACA.format(instruction=LLAMAX_INSTRUCTION.format(
@@ -39,6 +43,5 @@ def _items(path: Path, lang: str, fmt: str) -> list[Item]:
 
 
 def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[Item]:
-    folder = root / "xcopa" / "data" / lang
-    examples = _items(folder / f"val.{lang}.jsonl", lang, fmt)[:shots] if shots else []
-    return [with_shots(item, examples) for item in _items(folder / f"test.{lang}.jsonl", lang, fmt)]
+    examples = _items(root, lang, "validation", fmt)[:shots] if shots else []
+    return [with_shots(item, examples) for item in _items(root, lang, "test", fmt)]

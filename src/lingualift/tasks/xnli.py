@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lingualift.io import InputError
-from lingualift.tasks.base import ALPACA, Item, mc, read_tsv, with_shots
+from lingualift.tasks.base import ALPACA, HUB, Item, hub_rows, mc, read_tsv, with_shots
 
 # lm-evaluation-harness's lm_eval/tasks/xnli/utils.py: (right, yes, also, no)
 WORDS = {
@@ -30,17 +30,27 @@ LLAMAX_INSTRUCTION = ("Premise: {premise}\nHypothesis: {hypothesis}\nDoes the pr
                       "Answer entailment, neutral or contradiction.")
 
 
-def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[Item]:
+def _docs(root: Path, lang: str) -> list[tuple[int, dict]]:
+    if root == HUB:
+        return hub_rows("facebook/xnli", lang, "test")
     path = root / "xnli" / "test" / f"test-{lang}.labeled.tsv"
-    right, *answers = WORDS[lang]
-    items = []
+    docs = []
     for number, (premise, hypothesis, label, *_) in read_tsv(path, header=True, columns=3):
         if label not in LABELS:
             raise InputError(f"label {label!r}; expected one of {', '.join(LABELS)}", path, number)
+        docs.append((number, {"premise": premise, "hypothesis": hypothesis, "label": LABELS[label]}))
+    return docs
+
+
+def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[Item]:
+    right, *answers = WORDS[lang]
+    items = []
+    for number, doc in _docs(root, lang):
+        premise, hypothesis, label = doc["premise"], doc["hypothesis"], int(doc["label"])
         if fmt == "llamax":
             context = ALPACA.format(instruction=LLAMAX_INSTRUCTION.format(premise=premise, hypothesis=hypothesis))
-            items.append(mc(f"{lang}-{number}", context, list(LABELS), LABELS[label]))
+            items.append(mc(f"{lang}-{number}", context, list(LABELS), label))
         else:
             options = [f"{premise}, {right}? {word}, {hypothesis}" for word in answers]
-            items.append(mc(f"{lang}-{number}", "", options, LABELS[label]))
+            items.append(mc(f"{lang}-{number}", "", options, label))
     return [with_shots(item, items[-shots:] if shots else []) for item in items[:len(items) - shots]]
