@@ -25,7 +25,7 @@ app = typer.Typer(
     epilog="Example: lingualift eval translate --model tiny --data flores:../shared/data/flores200 "
            "--directions en-x --langs swh_Latn,fra_Latn --limit 20 --out runs/eval-tiny",
 )
-eval_app = typer.Typer(help="Evaluate models: translation quality, scoring existing outputs.",
+eval_app = typer.Typer(help="Evaluate models: translation, scoring outputs, multilingual tasks, perplexity per language.",
                        no_args_is_help=True)
 models_app = typer.Typer(help="Model presets: list them, install and convert them for offline use.",
                          no_args_is_help=True)
@@ -92,97 +92,6 @@ def langs(
     for lang in rows:
         table.add_row(lang.code, lang.name, lang.iso639_1 or "-", lang.iso639_3, lang.script,
                       lang.flores101 or "-", "yes" if lang.llamax else "-", lang.tier)
-    console.print(table)
-
-
-@eval_app.command("translate")
-def eval_translate(
-    model: str = typer.Option(..., help="Preset (tiny, smollm2-135m, gemma3-270m), local dir, .gguf file or hub id."),
-    data: str = typer.Option(..., help="flores:DIR | tsv:SRC_FILE,TGT_FILE | tsv:FILE.tsv | hf:NAME"),
-    out: str = typer.Option(..., help="Output folder (per-direction outputs, results.json/csv, report.md/html)."),
-    directions: str = typer.Option("en-x", help="eng_Latn-swh_Latn,... | en-x | x-en | all | hub:CODE"),
-    langs_: str = typer.Option("", "--langs", help="Languages for en-x / x-en / all / hub: (any code or name)."),
-    split: str = typer.Option("dev", help="dev or devtest (FLORES file suffix)."),
-    limit: Optional[int] = typer.Option(None, help="Only the first N segments of each direction."),
-    offset: int = typer.Option(0, help="Start at this segment (e.g. 800: past lines a model trained on)."),
-    template: str = typer.Option("llamax-alpaca", help="llamax-alpaca | tower-chatml | chat | fewshot | FILE.jinja"),
-    shots: int = typer.Option(0, help="Few-shot examples per prompt (taken from the dev split)."),
-    shot_selection: str = typer.Option("random", help="random | similar (character-trigram retrieval)."),
-    batch_size: int = typer.Option(16, help="Prompts per generation batch (length-sorted)."),
-    num_beams: int = typer.Option(1, help="Beam size; LLaMAX evaluates with 4."),
-    max_new_tokens: int = typer.Option(256, help="Generation limit per segment."),
-    metrics: str = typer.Option("", help="Comma list (default: all but comet): bleu, spbleu_flores101, "
-                                         "spbleu_flores200, chrf++, ter, off_target, repetition, over_generation, comet."),
-    spm_model: Optional[str] = typer.Option(None, help="SentencePiece file for spBLEU instead of $SACREBLEU/models."),
-    engine: str = typer.Option("auto", help="auto | hf | vllm (auto: vllm when installed and a GPU is present)."),
-    dtype: str = typer.Option("auto", help="auto | bf16 | fp16 | fp32"),
-    compare: Optional[str] = typer.Option(None, help="Earlier output folder: report per-direction deltas against it."),
-    seed: int = typer.Option(0, help="Seed for sampling and few-shot selection."),
-) -> None:
-    """Translate a test set in many directions and score it with sacrebleu's metrics.
-
-    Example: lingualift eval translate --model tiny --data flores:../shared/data/flores200
-    --directions eng_Latn-swh_Latn,swh_Latn-eng_Latn --limit 20 --out runs/eval-tiny
-    """
-    from lingualift.eval import report, sources
-    from lingualift.eval.metrics import DEFAULT_METRICS
-    from lingualift.eval.translate import TranslateConfig, run
-    from lingualift.generate import GenerationParams
-
-    cfg = TranslateConfig(
-        model=model, data=data, out=out, split=split, limit=limit, offset=offset, template=template, shots=shots,
-        directions=sources.parse_directions(directions, _csv_list(langs_)),
-        shot_selection=shot_selection, metrics=tuple(_csv_list(metrics)) or DEFAULT_METRICS,
-        spm_model=spm_model, engine=engine, dtype=dtype, compare=compare,
-        generation=GenerationParams(max_new_tokens=max_new_tokens, num_beams=num_beams,
-                                    batch_size=batch_size, seed=seed),
-    )
-    results = run(cfg, console=console, command="lingualift " + " ".join(sys.argv[1:]))
-    table = Table("direction", "n", *report.SUMMARY, title="per direction")
-    for r in results["directions"]:
-        table.add_row(r["direction"], str(r["n"]), *[report.fmt(report.value(r, m)) for m in report.SUMMARY])
-    console.print(table)
-    for name, row in results["averages"].items():
-        console.print(f"{name:>12}: " + "  ".join(f"{m} {report.fmt(row[m])}" for m in report.SUMMARY))
-    console.print(f"report: {out}/report.html  {out}/report.md  {out}/results.json")
-
-
-@eval_app.command("score")
-def eval_score(
-    hyp: str = typer.Option(..., help="Hypotheses, one segment per line (UTF-8)."),
-    ref: str = typer.Option(..., help="References, aligned with --hyp."),
-    tgt_lang: str = typer.Option(..., help="Target language (any code or name)."),
-    src: Optional[str] = typer.Option(None, help="Sources, aligned (needed for COMET)."),
-    metrics: str = typer.Option("", help="Comma list; default all but comet."),
-    spm_model: Optional[str] = typer.Option(None, help="SentencePiece file for spBLEU."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object keyed by metric name."),
-) -> None:
-    """Score existing translations with every metric; each number carries its signature.
-
-    Example: lingualift eval score --hyp out.sw --ref ref.sw --tgt-lang sw --json
-    """
-    from lingualift.eval.metrics import DEFAULT_METRICS, METRICS, Options, score_all
-    from lingualift.io import read_lines
-    from lingualift.languages import resolve_code
-
-    tgt = resolve_code(tgt_lang)
-    names = tuple(_csv_list(metrics)) or DEFAULT_METRICS
-    unknown = [m for m in names if m not in METRICS]
-    if unknown:
-        raise InputError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
-    hyps, refs = read_lines(hyp), read_lines(ref)
-    srcs = read_lines(src) if src else None
-    for path, lines in ((ref, refs), (src, srcs)):
-        if lines is not None and len(lines) != len(hyps):
-            raise InputError(f"has {len(lines)} lines but --hyp has {len(hyps)} (expected aligned files)",
-                             path, min(len(lines), len(hyps)) + 1)
-    scores = score_all(hyps, refs, tgt, srcs, names, Options(spm_model=spm_model))
-    if as_json:
-        print(json.dumps({name: s.as_dict() for name, s in scores.items()}, ensure_ascii=False))
-        return
-    table = Table("metric", "score", "signature")
-    for name, s in scores.items():
-        table.add_row(name, "n/a" if s.score is None else f"{s.score:.2f}", s.signature or s.unavailable or "")
     console.print(table)
 
 
@@ -495,93 +404,6 @@ def recipe_show(path: str = typer.Argument(..., help="Recipe YAML.")) -> None:
     print(yaml.safe_dump(recipes.load(path, say=lambda note: print(f"# {note}")).model_dump(), sort_keys=False, allow_unicode=True), end="")
 
 
-@app.command("translate")
-def translate_cmd(
-    path: str = typer.Argument("-", help="Input: a text file, .jsonl (see --field), .tsv (see --column), or - for stdin."),
-    model: str = typer.Option(..., help="Model spec: preset, HF directory, hub id, .gguf."),
-    src_lang: str = typer.Option(..., help="Source language (code or name: en, eng_Latn, English)."),
-    tgt_lang: str = typer.Option(..., help="Target language."),
-    out: Optional[str] = typer.Option(None, help="Output file (default: stdout). Resumable: a killed run "
-                                                 "re-run with the same command continues."),
-    template: str = typer.Option("llamax-alpaca", help="Prompt: llamax-alpaca, tower-chatml, chat, or a Jinja file."),
-    field: str = typer.Option("text", help="JSONL: the field to translate (the record comes back with 'translation')."),
-    column: int = typer.Option(1, help="TSV: the 1-based column to translate."),
-    batch_size: int = typer.Option(16, help="Lines per generation batch."),
-    max_new_tokens: int = typer.Option(256, help="Longest translation, in tokens."),
-    num_beams: int = typer.Option(1, help="Beam size (LLaMAX evaluates with 4)."),
-    engine: str = typer.Option("auto", help="hf, vllm, or auto (vLLM when installed and a GPU is present)."),
-) -> None:
-    """Translate a file or stdin line by line: one output line per input line, empty in -> empty out.
-
-    Example: lingualift translate --model tiny --src-lang en --tgt-lang sw notes.txt --out notes.sw.txt
-    Example: echo "Good morning" | lingualift translate --model tiny --src-lang en --tgt-lang sw
-    """
-    from contextlib import contextmanager
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from lingualift.translate_files import run
-
-    @contextmanager
-    def bar(total: int, done: int):
-        with Progress(TextColumn("translating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=Console(stderr=True)) as progress:
-            task = progress.add_task("lines", total=total, completed=done)
-            yield lambda n: progress.advance(task, n)
-
-    written = run(model, src_lang, tgt_lang, path, out, template=template, field=field, column=column,
-                  params={"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams},
-                  engine=engine, progress_factory=bar)
-    if out:
-        Console(stderr=True).print(f"{written} lines translated -> {out}")
-
-
-@app.command("serve")
-def serve_cmd(
-    model: str = typer.Option(..., help="Model spec: preset, HF directory, hub id, .gguf."),
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0: every interface)."),
-    port: int = typer.Option(8000, help="TCP port."),
-    template: Optional[str] = typer.Option(None, help="Default prompt: chat (when the model has a chat template), "
-                                                      "llamax-alpaca, tower-chatml, or a Jinja file."),
-    max_batch_size: int = typer.Option(16, help="Most prompts (sentences) per generation batch; 1 turns batching off."),
-    max_wait_ms: float = typer.Option(10.0, help="How long a batch waits for more prompts before it runs."),
-    max_texts: int = typer.Option(64, help="Most texts per /v1/translate request."),
-    max_chars: int = typer.Option(5000, help="Most characters per text."),
-    max_new_tokens: int = typer.Option(256, help="Longest translation of one sentence, in tokens (requests may ask for less)."),
-    timeout: float = typer.Option(120.0, help="Seconds before a request is answered 504."),
-    api_key: Optional[str] = typer.Option(None, envvar="LINGUALIFT_API_KEY",
-                                          help="Require this key on every route but /health and the page."),
-    cors_origin: list[str] = typer.Option([], help="Allow browser calls from this origin (repeat; * for any)."),
-    langs: Optional[str] = typer.Option(None, help="Languages the model was trained on, marked in /v1/languages "
-                                                   "(default: those in the model's manifest.json)."),
-    engine: str = typer.Option("auto", help="hf, vllm, or auto (vLLM when installed and a GPU is present)."),
-) -> None:
-    """Serve a model over HTTP: /v1/translate, /v1/chat/completions, /v1/languages, /metrics, a page at /.
-
-    Concurrent requests share generation batches; long texts are split into sentences.
-    OpenAPI schema at /openapi.json, interactive docs at /docs.
-
-    Example: lingualift serve --model runs/demo/sft/model --port 8000
-    Example: curl -s localhost:8000/v1/translate -H 'content-type: application/json'
-    -d '{"texts": ["Good morning."], "source_lang": "en", "target_lang": "sw"}'
-    """
-    import uvicorn
-
-    from lingualift.generate import load_generator
-    from lingualift.languages import resolve_code
-    from lingualift.serve.app import ServeSettings, create_app, trained_languages
-
-    generator = load_generator(model, engine=engine)
-    chosen = template or ("chat" if getattr(generator.tokenizer, "chat_template", None) else "llamax-alpaca")
-    settings = ServeSettings(
-        model_name=model, template=chosen, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
-        max_texts=max_texts, max_chars=max_chars, max_new_tokens=max_new_tokens, timeout_s=timeout,
-        api_key=api_key, cors_origins=cors_origin,
-        trained_langs=[resolve_code(c) for c in _csv_list(langs)] if langs else trained_languages(model))
-    console.print(f"serving {model} (template {chosen}, batches of up to {max_batch_size}) on http://{host}:{port}")
-    uvicorn.run(create_app(generator, settings), host=host, port=port, log_level="info")
-
-
 @models_app.command("list")
 def models_list() -> None:
     """List the presets and whether each is ready offline."""
@@ -607,7 +429,9 @@ def models_fetch(name: str = typer.Argument(..., help="Preset: tiny, smollm2-135
 
 
 def main() -> None:
-    import lingualift.cli_eval  # noqa: F401  (registers eval tasks, eval ppl and probe on the app)
+    # the other command modules register themselves on the app when imported
+    import lingualift.cli_eval  # noqa: F401
+    import lingualift.cli_translate  # noqa: F401
 
     try:
         app()

@@ -1,8 +1,9 @@
-"""The `eval tasks`, `eval ppl` and `probe` commands (cli.py holds the app and the rest)."""
+"""The `eval` commands (translate, score, tasks, ppl) and `probe` (cli.py holds the app)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
@@ -32,6 +33,97 @@ def _previous(compare: Optional[str]) -> dict | None:
     if not path.is_file():
         raise InputError("no results.json (expected an earlier output folder)", path)
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@eval_app.command("translate")
+def eval_translate(
+    model: str = typer.Option(..., help="Preset (tiny, smollm2-135m, gemma3-270m), local dir, .gguf file or hub id."),
+    data: str = typer.Option(..., help="flores:DIR | tsv:SRC_FILE,TGT_FILE | tsv:FILE.tsv | hf:NAME"),
+    out: str = typer.Option(..., help="Output folder (per-direction outputs, results.json/csv, report.md/html)."),
+    directions: str = typer.Option("en-x", help="eng_Latn-swh_Latn,... | en-x | x-en | all | hub:CODE"),
+    langs_: str = typer.Option("", "--langs", help="Languages for en-x / x-en / all / hub: (any code or name)."),
+    split: str = typer.Option("dev", help="dev or devtest (FLORES file suffix)."),
+    limit: Optional[int] = typer.Option(None, help="Only the first N segments of each direction."),
+    offset: int = typer.Option(0, help="Start at this segment (e.g. 800: past lines a model trained on)."),
+    template: str = typer.Option("llamax-alpaca", help="llamax-alpaca | tower-chatml | chat | fewshot | FILE.jinja"),
+    shots: int = typer.Option(0, help="Few-shot examples per prompt (taken from the dev split)."),
+    shot_selection: str = typer.Option("random", help="random | similar (character-trigram retrieval)."),
+    batch_size: int = typer.Option(16, help="Prompts per generation batch (length-sorted)."),
+    num_beams: int = typer.Option(1, help="Beam size; LLaMAX evaluates with 4."),
+    max_new_tokens: int = typer.Option(256, help="Generation limit per segment."),
+    metrics: str = typer.Option("", help="Comma list (default: all but comet): bleu, spbleu_flores101, "
+                                         "spbleu_flores200, chrf++, ter, off_target, repetition, over_generation, comet."),
+    spm_model: Optional[str] = typer.Option(None, help="SentencePiece file for spBLEU instead of $SACREBLEU/models."),
+    engine: str = typer.Option("auto", help="auto | hf | vllm (auto: vllm when installed and a GPU is present)."),
+    dtype: str = typer.Option("auto", help="auto | bf16 | fp16 | fp32"),
+    compare: Optional[str] = typer.Option(None, help="Earlier output folder: report per-direction deltas against it."),
+    seed: int = typer.Option(0, help="Seed for sampling and few-shot selection."),
+) -> None:
+    """Translate a test set in many directions and score it with sacrebleu's metrics.
+
+    Example: lingualift eval translate --model tiny --data flores:../shared/data/flores200
+    --directions eng_Latn-swh_Latn,swh_Latn-eng_Latn --limit 20 --out runs/eval-tiny
+    """
+    from lingualift.eval import report, sources
+    from lingualift.eval.metrics import DEFAULT_METRICS
+    from lingualift.eval.translate import TranslateConfig, run
+    from lingualift.generate import GenerationParams
+
+    cfg = TranslateConfig(
+        model=model, data=data, out=out, split=split, limit=limit, offset=offset, template=template, shots=shots,
+        directions=sources.parse_directions(directions, _csv_list(langs_)),
+        shot_selection=shot_selection, metrics=tuple(_csv_list(metrics)) or DEFAULT_METRICS,
+        spm_model=spm_model, engine=engine, dtype=dtype, compare=compare,
+        generation=GenerationParams(max_new_tokens=max_new_tokens, num_beams=num_beams,
+                                    batch_size=batch_size, seed=seed),
+    )
+    results = run(cfg, console=console, command="lingualift " + " ".join(sys.argv[1:]))
+    table = Table("direction", "n", *report.SUMMARY, title="per direction")
+    for r in results["directions"]:
+        table.add_row(r["direction"], str(r["n"]), *[report.fmt(report.value(r, m)) for m in report.SUMMARY])
+    console.print(table)
+    for name, row in results["averages"].items():
+        console.print(f"{name:>12}: " + "  ".join(f"{m} {report.fmt(row[m])}" for m in report.SUMMARY))
+    console.print(f"report: {out}/report.html  {out}/report.md  {out}/results.json")
+
+
+@eval_app.command("score")
+def eval_score(
+    hyp: str = typer.Option(..., help="Hypotheses, one segment per line (UTF-8)."),
+    ref: str = typer.Option(..., help="References, aligned with --hyp."),
+    tgt_lang: str = typer.Option(..., help="Target language (any code or name)."),
+    src: Optional[str] = typer.Option(None, help="Sources, aligned (needed for COMET)."),
+    metrics: str = typer.Option("", help="Comma list; default all but comet."),
+    spm_model: Optional[str] = typer.Option(None, help="SentencePiece file for spBLEU."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object keyed by metric name."),
+) -> None:
+    """Score existing translations with every metric; each number carries its signature.
+
+    Example: lingualift eval score --hyp out.sw --ref ref.sw --tgt-lang sw --json
+    """
+    from lingualift.eval.metrics import DEFAULT_METRICS, METRICS, Options, score_all
+    from lingualift.io import read_lines
+    from lingualift.languages import resolve_code
+
+    tgt = resolve_code(tgt_lang)
+    names = tuple(_csv_list(metrics)) or DEFAULT_METRICS
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        raise InputError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+    hyps, refs = read_lines(hyp), read_lines(ref)
+    srcs = read_lines(src) if src else None
+    for path, lines in ((ref, refs), (src, srcs)):
+        if lines is not None and len(lines) != len(hyps):
+            raise InputError(f"has {len(lines)} lines but --hyp has {len(hyps)} (expected aligned files)",
+                             path, min(len(lines), len(hyps)) + 1)
+    scores = score_all(hyps, refs, tgt, srcs, names, Options(spm_model=spm_model))
+    if as_json:
+        print(json.dumps({name: s.as_dict() for name, s in scores.items()}, ensure_ascii=False))
+        return
+    table = Table("metric", "score", "signature")
+    for name, s in scores.items():
+        table.add_row(name, "n/a" if s.score is None else f"{s.score:.2f}", s.signature or s.unavailable or "")
+    console.print(table)
 
 
 @eval_app.command("tasks")
@@ -128,8 +220,10 @@ def probe_cmd(
     max_new_tokens: int = typer.Option(64, help="Longest translation, in tokens."),
     batch_size: int = typer.Option(16, help="Prompts / sequences per batch."),
 ) -> None:
-    """Where does a base model serve languages badly? Fertility, parity, bits/char, quick chrF++,
-    off-target rate per language, ranked by need, with a suggestion each.
+    """Where a base model serves languages badly: ranked by need, with a suggestion each.
+
+    Per language: tokenizer fertility and parity, bits per character, a quick chrF++ both
+    ways and the off-target rate.
 
     Example: lingualift probe --model smollm2-135m --langs sw,th,de,hi,yo --out runs/probe
     """
