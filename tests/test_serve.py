@@ -88,6 +88,8 @@ def test_chat_completions_openai_shape(client):
     ({"json": {"texts": ["x"] * 5, "source_lang": "en", "target_lang": "sw"}}, 413, "at most 4 per request"),
     ({"json": {"texts": ["y" * 401], "source_lang": "en", "target_lang": "sw"}}, 413, "texts[0] has 401 characters"),
     ({"content": b"{}", "headers": {"content-type": "application/json", "content-length": "99999999"}}, 413, "body over"),
+    ({"content": b"{}", "headers": {"content-type": "application/json", "content-length": "12x"}}, 400,
+     "malformed Content-Length"),
 ])
 def test_translate_rejects_bad_requests(client, request_kwargs, status, words):
     reply = client.post("/v1/translate", **request_kwargs)

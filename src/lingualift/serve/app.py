@@ -117,7 +117,6 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
 
     app = FastAPI(title="lingualift", version=__version__, lifespan=lifespan,
                   description=__doc__.split("\n\n")[1].replace("\n", " "))
-    app.state.batcher, app.state.metrics = batcher, metrics
 
     async def run(prompts: list[str], params: GenerationParams) -> list[str]:
         metrics.queued.set(batcher.queue.qsize() + len(batcher.held) + len(prompts))
@@ -127,20 +126,27 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
             raise ApiError(504, f"request took longer than the server's timeout of {settings.timeout_s:g} s",
                            "timeout") from None
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        start = time.perf_counter()
+    body_limit = settings.max_texts * settings.max_chars * 4 + 65536  # UTF-8 worst case plus JSON overhead
+
+    def refuse(request: Request) -> JSONResponse | None:
+        """The answer to a request stopped before routing: no or wrong key, oversized body."""
         if settings.api_key and request.url.path not in OPEN_ROUTES and request.method != "OPTIONS":
             given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
             if not hmac.compare_digest(given.encode(), settings.api_key.encode()):
-                response = _error(401, "missing or wrong API key (send Authorization: Bearer KEY or X-API-Key)",
-                                  "authentication_error")
-                metrics.requests.labels(request.url.path, "401").inc()
-                return response
-        limit = settings.max_texts * settings.max_chars * 4 + 65536  # UTF-8 worst case plus JSON overhead
-        if int(request.headers.get("content-length") or 0) > limit:
-            return _error(413, f"request body over {limit} bytes", "request_too_large")
-        response = await call_next(request)
+                return _error(401, "missing or wrong API key (send Authorization: Bearer KEY or X-API-Key)",
+                              "authentication_error")
+        length = request.headers.get("content-length") or "0"
+        if not length.isdigit():
+            return _error(400, f"malformed Content-Length {length!r}", "invalid_request_error")
+        if int(length) > body_limit:
+            return _error(413, f"request body over {body_limit} bytes", "request_too_large")
+        return None
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        start = time.perf_counter()
+        response = refuse(request) or await call_next(request)
+        # unrouted requests share one label: a scanner's random paths must not grow the metrics
         route = getattr(request.scope.get("route"), "path", "unmatched")
         metrics.requests.labels(route, str(response.status_code)).inc()
         metrics.latency.labels(route).observe(time.perf_counter() - start)
