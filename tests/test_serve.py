@@ -2,6 +2,7 @@
 every 4xx case, the API key, CORS, metrics; dynamic batching and sentence splitting alone."""
 
 import asyncio
+import json
 
 import pytest
 from fastapi.testclient import TestClient
@@ -182,3 +183,23 @@ def test_split_keeps_whitespace(lang, text, count):
     assert len(pieces) == count
     assert join(pieces, [p.text for p in pieces]) == (text if text.strip() else "")
     assert all(p.text == p.text.strip() and p.text for p in pieces)
+
+
+def test_trained_languages_follow_the_manifests(tmp_path):
+    """A run's final model knows its languages through sft -> cpt -> vocab manifests."""
+    from lingualift.serve.app import trained_languages
+
+    def stage(name: str, manifest: dict, beside: bool = False):
+        model = tmp_path / name / "model"
+        model.mkdir(parents=True)
+        target = model / "manifest.json" if beside else tmp_path / name / "train" / "manifest.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(manifest))
+        return model
+
+    vocab = stage("vocab", {"langs": ["swh_Latn", "yor_Latn"]}, beside=True)
+    cpt = stage("cpt", {"config": {"model": str(vocab)}})
+    sft = stage("sft", {"config": {"model": str(cpt)}})
+    assert trained_languages(str(sft)) == ["swh_Latn", "yor_Latn"]
+    loop = stage("loop", {"config": {"model": str(tmp_path / "loop" / "model")}})
+    assert trained_languages(str(loop)) == [] and trained_languages("tiny") == []

@@ -71,17 +71,29 @@ def _lang(query: str, role: str) -> languages.Language:
 
 
 def trained_languages(spec: str) -> list[str]:
-    """Languages a model was adapted to, from the manifest.json `vocab expand` writes next to it
-    (in the model folder or the stage folder above); none for a preset or hub model."""
+    """Languages a model was adapted to: the `langs` of the manifest `vocab expand` wrote,
+    found by following the training manifests back (model -> the manifest beside it, in
+    OUT/ for `train`, STAGE/train/ for `run` -> its config.model -> ...). None for a preset
+    or hub model, or a model adapted without vocabulary expansion."""
     import json
     from pathlib import Path
 
-    folder = Path(spec)
-    for manifest in (folder / "manifest.json", folder.parent / "manifest.json"):
-        if manifest.is_file():
-            langs = json.loads(manifest.read_text(encoding="utf-8")).get("langs")
-            if langs:
-                return list(langs)
+    folder, seen = Path(spec), set()
+    while folder.is_dir() and folder.resolve() not in seen:
+        seen.add(folder.resolve())
+        manifests = [m for m in (folder / "manifest.json", folder.parent / "manifest.json",
+                                 folder.parent / "train" / "manifest.json") if m.is_file()]
+        if not manifests:
+            return []
+        found = [json.loads(m.read_text(encoding="utf-8")) for m in manifests]
+        langs = next((m["langs"] for m in found if m.get("langs")), None)
+        if langs:
+            return list(langs)
+        parent = next((m["config"]["model"] for m in found if isinstance(m.get("config"), dict)
+                       and m["config"].get("model")), None)
+        if parent is None:
+            return []
+        folder = Path(parent)
     return []
 
 
