@@ -34,6 +34,21 @@ def test_batched_generation_equals_one_at_a_time(tiny):
     assert tiny.stats.lines == 10 and tiny.stats.new_tokens > 0 and tiny.stats.tokens_per_s > 0
 
 
+def test_overlong_prompt_keeps_its_end_within_the_context(tiny, monkeypatch):
+    seen = []
+    original = tiny.model.generate
+
+    def spy(input_ids, **kwargs):
+        seen.append(input_ids[0].tolist())
+        return original(input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(tiny.model, "generate", spy)
+    prompt = "a" * 3000 + "QUESTION"  # byte-level tiny: 3008 tokens, context 2048
+    tiny.generate([prompt], GenerationParams(max_new_tokens=8, stop=()))
+    assert len(seen[0]) == 2048 - 8
+    assert tiny.tokenizer.decode(seen[0]).endswith("QUESTION")
+
+
 def test_hub_id_offline_fails_with_one_clear_sentence():
     with pytest.raises(AssetUnavailable) as err:
         models.resolve_spec("someone/not-cached-model")

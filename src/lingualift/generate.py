@@ -106,6 +106,11 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress) -> list[str
     if pad_id is None:
         raise InputError("the tokenizer has neither a pad nor an EOS token; cannot batch")
     encoded = _encode(tokenizer, prompts)
+    # Longer than the context leaves room for: keep the end (lm-eval's left truncation; the
+    # question stays, the oldest few-shot examples go).
+    room = (getattr(model.config, "max_position_embeddings", None) or 0) - params.max_new_tokens
+    if room > 0:
+        encoded = [ids[-room:] for ids in encoded]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))  # longest first: OOM shows at once
     outputs: list[str] = [""] * len(prompts)
     device = next(model.parameters()).device
