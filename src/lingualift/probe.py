@@ -15,6 +15,7 @@ import csv
 import html
 import io
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -90,13 +91,9 @@ def probe(model: str, flores: str, codes: list[str], *, lines: str = "0:50", ppl
     ppl = measure(generator.model, generator.tokenizer, flores, [ENGLISH, *codes], lines=f"{first}:{first + ppl_lines}",
                   batch_size=batch_size, progress_factory=progress_factory)
     total = 2 * sentences * len(codes)
-    if progress_factory:
-        with progress_factory("translate", total) as advance:
-            quality = _translations(generator, chosen_template, flores, codes, chosen, sentences, max_new_tokens,
-                                    batch_size, advance)
-    else:
+    with progress_factory("translate", total) if progress_factory else nullcontext(None) as advance:
         quality = _translations(generator, chosen_template, flores, codes, chosen, sentences, max_new_tokens,
-                                batch_size, None)
+                                batch_size, advance)
     english_bpc = ppl[ENGLISH]["bits_per_char"]
     rows = {}
     for code in codes:

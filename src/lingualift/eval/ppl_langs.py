@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -31,11 +32,9 @@ def measure(model, tokenizer, data: str, codes: list[str], *, lines: str = ":", 
     for code in codes:
         side = load_side(data, code, split, "tgt")
         texts = [t for t in side.lines[chosen] if t.strip()]
-        if progress_factory:
-            with progress_factory(f"ppl {code}", len(texts)) as advance:
-                result = nll(model, tokenizer, texts, batch_size, advance, window, stride)
-        else:
-            result = nll(model, tokenizer, texts, batch_size, window=window, stride=stride)
+        bar = progress_factory(f"ppl {code}", len(texts)) if progress_factory else nullcontext(None)
+        with bar as advance:
+            result = nll(model, tokenizer, texts, batch_size, advance, window, stride)
         out[code] = {"lines": len(texts), "source": side.origin,
                      **{k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}}
     return out

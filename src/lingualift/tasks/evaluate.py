@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -50,8 +51,15 @@ def run_part(model, tokenizer, items: list[Item], batch_size: int, progress: Cal
     if items and items[0].generative:
         return _generate_part(model, tokenizer, items, batch_size, progress)
     pairs = [(c.context, c.continuation) for item in items for c in item.choices]
-    scores = loglikelihoods(model, tokenizer, pairs, batch_size,
-                            progress=lambda n: progress(n / max(len(pairs), 1) * len(items)))
+    counted = {"pairs": 0, "items": 0}
+
+    def advance(n: int) -> None:  # pairs scored -> whole items, so the bar ends exactly at its total
+        counted["pairs"] += n
+        done = counted["pairs"] * len(items) // len(pairs)
+        progress(done - counted["items"])
+        counted["items"] = done
+
+    scores = loglikelihoods(model, tokenizer, pairs, batch_size, progress=advance)
     examples, cursor = [], 0
     for item in items:
         lls = [s[0] for s in scores[cursor:cursor + len(item.choices)]]
@@ -72,6 +80,11 @@ def _generate_part(model, tokenizer, items, batch_size, progress) -> dict:
     examples = [{"id": item.id, "answer": item.answer, "output": out, "extracted": extract_number(out),
                  "exact_match": float(correct(out, item.answer))} for item, out in zip(items, outputs)]
     return {"n": len(items), "exact_match": _mean(e["exact_match"] for e in examples), "examples": examples}
+
+
+def _prompt(name: str) -> str:
+    """How a task asks, for the result files: the first paragraph of its module's docstring."""
+    return (tasks.get(name).__doc__ or "").strip().split("\n\n")[0]
 
 
 def _mean(values) -> float:
@@ -109,18 +122,15 @@ def evaluate(model_spec: str, names: list[str], root: Path, out: Path, *, langs:
         if items is None:
             part = json.loads(path.read_text(encoding="utf-8"))
         else:
-            if progress_factory:
-                with progress_factory(f"{name} {lang}", len(items)) as advance:
-                    part = run_part(model, tokenizer, items, batch_size, advance)
-            else:
-                part = run_part(model, tokenizer, items, batch_size, lambda n: None)
-            part.update(fingerprint=fingerprint, shots=k,
-                        prompt=(tasks.get(name).__doc__ or "").strip().split("\n\n")[0])
+            bar = progress_factory(f"{name} {lang}", len(items)) if progress_factory else nullcontext(lambda n: None)
+            with bar as advance:
+                part = run_part(model, tokenizer, items, batch_size, advance)
+            part.update(fingerprint=fingerprint, shots=k, prompt=_prompt(name))
             write_json(path, part)
         results["tasks"].setdefault(name, {})[flores_code(lang)] = {
             key: part[key] for key in ("n", "acc", "acc_norm", "exact_match", "shots") if key in part}
     results["meta"] = {**settings, "batch_size": batch_size, "command": " ".join(["lingualift", *sys.argv[1:]]),
-                       "prompts": {name: (tasks.get(name).__doc__ or "").strip().split("\n\n")[0] for name in names},
+                       "prompts": {name: _prompt(name) for name in names},
                        "versions": {"lingualift": __version__, "transformers": transformers.__version__,
                                     "torch": torch.__version__}}
     return results
