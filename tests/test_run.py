@@ -35,9 +35,13 @@ def test_demo_falls_back_to_own_sample_without_shared_data(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "../shared/data not found: running recipes/demo-sample.yaml instead" in proc.stdout
     assert "recipe demo-sample" in proc.stdout and "input not found" not in proc.stdout
-    eng, swh = ((ROOT / "samples" / "swahili" / f"{c}.dev").read_text(encoding="utf-8").splitlines()
+    eng, swh = ((ROOT / "samples" / "swahili" / f"{c}.txt").read_text(encoding="utf-8").splitlines()
                 for c in ("eng_Latn", "swh_Latn"))
     assert len(eng) == len(swh) == 100 and all(eng) and all(swh)
+    from lingualift.eval.sources import load_pair
+
+    src, ref = load_pair(f"flores:{ROOT / 'samples' / 'swahili'}", "eng_Latn", "swh_Latn", "dev", limit=20, offset=80)
+    assert src.lines[0] == eng[80] and ref.lines[-1] == swh[99]  # flores: reads the <code>.txt layout
 
 
 def _recipe(shared, tmp_path, **changes) -> str:

@@ -1,6 +1,7 @@
 """Where evaluation sentences come from, and which directions to evaluate.
 
-`flores:DIR` (FLORES-200 layout `DIR/<code>.<split>` or `DIR/<split>/<code>.<split>`),
+`flores:DIR` (FLORES-200 layout `DIR/<code>.<split>` or `DIR/<split>/<code>.<split>`; a folder
+of line-aligned `DIR/<code>.txt` files, one split only, is read the same way),
 `tsv:SRC_FILE,TGT_FILE` (two aligned plain files) or `tsv:FILE.tsv` (two tab-separated
 columns), and `hf:NAME` (a hub dataset with one config per FLORES code and a `text` or
 `sentence` column, e.g. openlanguagedata/flores_plus).
@@ -50,10 +51,10 @@ def parse_directions(spec: str, langs: list[str]) -> list[tuple[str, str]]:
 
 
 def _flores_file(directory: Path, code: str, split: str) -> Path:
-    for candidate in (directory / f"{code}.{split}", directory / split / f"{code}.{split}"):
+    for candidate in (directory / f"{code}.{split}", directory / split / f"{code}.{split}", directory / f"{code}.txt"):
         if candidate.is_file():
             return candidate
-    raise InputError(f"no FLORES file for {code} split {split} (expected {code}.{split})", directory)
+    raise InputError(f"no FLORES file for {code} split {split} (expected {code}.{split} or {code}.txt)", directory)
 
 
 def _hub_side(name: str, code: str, split: str) -> Side:
