@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -43,6 +44,17 @@ recipe_app = typer.Typer(help="Recipes: show one resolved with its defaults.", n
 app.add_typer(recipe_app, name="recipe")
 app.add_typer(models_app, name="models")
 console = Console()
+
+
+@contextmanager
+def progress_bar(label: str, total: int, completed: int = 0, *, stderr: bool = False):
+    """A rich bar for long work; yields `advance(n)`. stderr=True keeps stdout for output."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(f"{label:<22}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True) if stderr else console) as progress:
+        task = progress.add_task(label, total=total, completed=completed)
+        yield lambda n: progress.advance(task, n)
 
 
 def _csv_list(value: str | None) -> list[str]:

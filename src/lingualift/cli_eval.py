@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lingualift.cli import _csv_list, app, console, eval_app
+from lingualift.cli import _csv_list, app, console, eval_app, progress_bar
 from lingualift.io import InputError
 
 DEFAULT_TASKS_DATA = "../shared/data/tasks"
-
-
-@contextmanager
-def _bar(label: str, total: int):
-    with Progress(TextColumn(f"{label:<22}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=False) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda n: progress.advance(task, n)
 
 
 def _previous(compare: Optional[str]) -> dict | None:
@@ -164,7 +154,7 @@ def eval_tasks(
     wanted = {languages.resolve_code(x) for x in _csv_list(langs_)} or None
     previous = _previous(compare)
     results = evaluate(model, _csv_list(tasks_), root, Path(out), langs=wanted, shots=shots, limit=limit, fmt=fmt,
-                       batch_size=batch_size, progress_factory=_bar)
+                       batch_size=batch_size, progress_factory=progress_bar)
     report.write_all(Path(out), results, previous)
     table = Table("task", "languages", "mean", "English", "non-English", "gap", title=model)
     for task, s in results["summary"].items():
@@ -196,7 +186,7 @@ def eval_ppl(
     codes = [languages.resolve_code(x) for x in _csv_list(langs_)] or [lang.code for lang in languages.all_languages()]
     loaded, tokenizer = models.load(model)
     per_lang = measure(loaded, tokenizer, data, codes, lines=lines, split=split, batch_size=batch_size,
-                       window=window, stride=stride, progress_factory=_bar)
+                       window=window, stride=stride, progress_factory=progress_bar)
     context = getattr(loaded.config, "max_position_embeddings", None)
     write(Path(out), per_lang, {"model": model, "data": data, "split": split, "lines": lines,
                                 "window": window or context, "stride": stride or "half a window"})
@@ -236,7 +226,7 @@ def probe_cmd(
     else:
         codes = [languages.resolve_code(x) for x in wanted]
     result = probe(model, data, codes, lines=lines, ppl_lines=ppl_lines, sentences=sentences, template=template,
-                   max_new_tokens=max_new_tokens, batch_size=batch_size, progress_factory=_bar)
+                   max_new_tokens=max_new_tokens, batch_size=batch_size, progress_factory=progress_bar)
     write(Path(out), result)
     table = Table("language", "need", "parity", "bits/char", "chrF++ en->X", "X->en", "off-target", "suggestion",
                   title=f"{model}: ranked by need")

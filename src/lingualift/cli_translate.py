@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lingualift.cli import _csv_list, app, console
+from lingualift.cli import _csv_list, app, console, progress_bar
 
 
 @app.command("translate")
@@ -31,18 +31,10 @@ def translate_cmd(
     Example: lingualift translate --model tiny --src-lang en --tgt-lang sw notes.txt --out notes.sw.txt
     Example: echo "Good morning" | lingualift translate --model tiny --src-lang en --tgt-lang sw
     """
-    from contextlib import contextmanager
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from lingualift.translate_files import run
 
-    @contextmanager
     def bar(total: int, done: int):
-        with Progress(TextColumn("translating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=Console(stderr=True)) as progress:
-            task = progress.add_task("lines", total=total, completed=done)
-            yield lambda n: progress.advance(task, n)
+        return progress_bar("translating", total, done, stderr=True)
 
     written = run(model, src_lang, tgt_lang, path, out, template=template, field=field, column=column,
                   params={"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_beams": num_beams},

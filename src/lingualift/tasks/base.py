@@ -60,6 +60,13 @@ def with_shots(item: Item, shots: list[Item], delimiter: str = "\n\n") -> Item:
                 item.norm_lengths)
 
 
+def shots_from_tail(items: list[Item], shots: int, delimiter: str = "\n\n") -> list[Item]:
+    """Few-shot for a task with only a test split: the last `shots` items become the examples
+    and are left out of scoring."""
+    examples = items[len(items) - shots:] if shots else []
+    return [with_shots(item, examples, delimiter) for item in items[:len(items) - shots]]
+
+
 def flores_code(code: str) -> str:
     """A task file's language code as the registry's FLORES code (XWinograd writes jp); a
     FLORES-shaped code the registry lacks (SIB-200's nqo_Nkoo) stays as it is."""

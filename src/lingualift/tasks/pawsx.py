@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from lingualift.io import InputError
-from lingualift.tasks.base import HUB, Item, hub_rows, mc, read_tsv, with_shots
+from lingualift.tasks.base import HUB, Item, hub_rows, mc, read_tsv, shots_from_tail
 
 # lm-evaluation-harness's lm_eval/tasks/paws-x/paws_<lang>.yaml: (right, no, yes)
 WORDS = {
@@ -53,4 +53,4 @@ def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[It
         second = second[0].lower() + second[1:]
         options = [f"{first}, {right}? {word}, {second}" for word in (no, yes)]
         items.append(mc(f"{lang}-{number}", "", options, label, delimiter=""))
-    return [with_shots(item, items[-shots:] if shots else [], "\n\n") for item in items[:len(items) - shots]]
+    return shots_from_tail(items, shots)

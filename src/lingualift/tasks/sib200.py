@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lingualift.io import InputError
-from lingualift.tasks.base import ALPACA, HUB, Item, hub_rows, mc, need, read_tsv, with_shots
+from lingualift.tasks.base import ALPACA, HUB, Item, hub_rows, mc, need, read_tsv, shots_from_tail
 
 DEFAULT_SHOTS = 0
 LANGS = ()  # every folder under sib-200/: listed by `langs(root)`
@@ -52,4 +52,4 @@ def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[It
         else:
             context = f"Text: {text}\nTopic:"
         items.append(mc(f"{lang}-{index}", context, labels, labels.index(category)))
-    return [with_shots(item, items[-shots:] if shots else []) for item in items[:len(items) - shots]]
+    return shots_from_tail(items, shots)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lingualift.io import InputError
-from lingualift.tasks.base import ALPACA, HUB, Item, hub_rows, mc, read_tsv, with_shots
+from lingualift.tasks.base import ALPACA, HUB, Item, hub_rows, mc, read_tsv, shots_from_tail
 
 # lm-evaluation-harness's lm_eval/tasks/xnli/utils.py: (right, yes, also, no)
 WORDS = {
@@ -53,4 +53,4 @@ def load(root: Path, lang: str, shots: int = 0, fmt: str = "lm-eval") -> list[It
         else:
             options = [f"{premise}, {right}? {word}, {hypothesis}" for word in answers]
             items.append(mc(f"{lang}-{number}", "", options, label))
-    return [with_shots(item, items[-shots:] if shots else []) for item in items[:len(items) - shots]]
+    return shots_from_tail(items, shots)
