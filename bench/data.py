@@ -49,7 +49,7 @@ def naive(files: list[str], out: str) -> None:
     """The baseline: everything in memory, a set for dedup."""
     import json
 
-    from lingualift.config import CleanConfig
+    from lingualift.data.config import CleanConfig
     from lingualift.data.clean import filters, reject_reason
     from lingualift.data.dedup import key_text
 

@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from lingualift.generate import GenerationParams, load_generator
-from lingualift.io import read_lines
-from lingualift.prompts import get_template
+from lingualift.inference.generate import GenerationParams, load_generator
+from lingualift.core.io import read_lines
+from lingualift.inference.prompts import get_template
 
 DATA = Path(os.environ.get("LINGUALIFT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 

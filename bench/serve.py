@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from lingualift.io import read_lines
+from lingualift.core.io import read_lines
 
 DATA = Path(os.environ.get("LINGUALIFT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "swahili" / "eng_Latn.dev"

@@ -20,7 +20,7 @@ DATA = Path(os.environ.get("LINGUALIFT_SHARED_DATA", Path(__file__).resolve().pa
 
 
 def sentences() -> list[str]:
-    from lingualift.io import read_lines
+    from lingualift.core.io import read_lines
 
     tatoeba = DATA / "tatoeba" / "eng-swa"
     return (read_lines(tatoeba / "tatoeba-test-v2021-08-07.eng") + read_lines(tatoeba / "tatoeba-test-v2021-08-07.swa")
@@ -57,7 +57,7 @@ def main() -> None:
         sys.exit(f"needs the shared data at {DATA} (set LINGUALIFT_SHARED_DATA)")
     from transformers import AutoTokenizer
 
-    from lingualift.models import resolve_spec
+    from lingualift.inference.models import resolve_spec
     from lingualift.train.common import Meter
     from lingualift.train.cpt import packed_collator
     from lingualift.train.sft import collator

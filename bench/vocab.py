@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from lingualift.io import read_lines
+from lingualift.core.io import read_lines
 from lingualift.vocab import bpe, select
 
 DATA = Path(os.environ.get("LINGUALIFT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))

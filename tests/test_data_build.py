@@ -13,10 +13,10 @@ import pytest
 import zstandard
 
 from conftest import ROOT, run_cli
-from lingualift.config import AugmentConfig, DataConfig, DedupConfig, MixConfig, PackConfig, Source
+from lingualift.data.config import AugmentConfig, DataConfig, DedupConfig, MixConfig, PackConfig, Source
 from lingualift.data import augment, dictionaries, mix
 from lingualift.data.build import build
-from lingualift.io import InputError, read_lines
+from lingualift.core.io import InputError, read_lines
 
 
 def _jsonl(path, records):
@@ -47,7 +47,7 @@ def _config(sources, **kw):
 def test_planted_problems_removed_with_reasons(planted, tmp_path):
     path, swh = planted
     cfg = _config([Source(type="jsonl", path=path)], dedup=DedupConfig(near=True))
-    manifest = build(cfg, tmp_path / "out", write_rejects=True)
+    manifest = build(cfg.model_copy(update={"rejects": True}), tmp_path / "out")
     removed = manifest["removed"]["swh_Latn"]
     assert removed == {"duplicate_exact": 2, "duplicate_near": 1, "script": 1, "langid": 1}
     rejects = [json.loads(line) for line in (tmp_path / "out" / "rejects" / "000-jsonl.jsonl").read_text().splitlines()]
@@ -84,8 +84,8 @@ def test_packing_layout_and_datasets_loading(planted, tmp_path):
 def test_same_inputs_give_byte_identical_shards_with_any_workers(planted, tmp_path):
     path, _ = planted
     cfg = _config([Source(type="jsonl", path=path)], dedup=DedupConfig(near=True))
-    one = build(cfg, tmp_path / "a", workers=1)
-    two = build(cfg, tmp_path / "b", workers=2)
+    one = build(cfg.model_copy(update={"workers": 1}), tmp_path / "a")
+    two = build(cfg.model_copy(update={"workers": 2}), tmp_path / "b")
     assert [s["sha256"] for s in one["shards"]] == [s["sha256"] for s in two["shards"]]
     for s in one["shards"]:
         assert (tmp_path / "a" / s["file"]).read_bytes() == (tmp_path / "b" / s["file"]).read_bytes()
@@ -240,7 +240,7 @@ def test_killed_build_leaves_no_complete_looking_shard_and_resumes(planted, tmp_
               "    if bucket == 3: os.kill(os.getpid(), 9)\n"
               "    return real(bucket, *a)\n"
               "b.pack_bucket = dying\n"
-              "from lingualift.config import DataConfig, load_yaml\n"
+              "from lingualift.core.config import load_yaml\nfrom lingualift.data.config import DataConfig\n"
               f"b.build(load_yaml({str(config)!r}, DataConfig), {str(out)!r})\n")
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True)
     assert proc.returncode == -9

@@ -1,9 +1,9 @@
 import pytest
 
-from lingualift import models
-from lingualift.assets import AssetUnavailable
-from lingualift.generate import GenerationParams, load_generator
-from lingualift.io import read_lines
+from lingualift.inference import models
+from lingualift.core.assets import AssetUnavailable
+from lingualift.inference.generate import GenerationParams, load_generator
+from lingualift.core.io import read_lines
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import sys
 import pytest
 import sacrebleu
 
-from lingualift.eval import metrics
-from lingualift.io import read_lines
+from lingualift import metrics
+from lingualift.core.io import read_lines
 
 
 def perturb(lines: list[str], seed: int) -> list[str]:

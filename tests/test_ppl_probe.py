@@ -6,7 +6,7 @@ import math
 import pytest
 
 from conftest import run_cli
-from lingualift.eval.perplexity import nll, windows
+from lingualift.inference.perplexity import nll, windows
 from lingualift.probe import suggestions
 
 
@@ -19,7 +19,7 @@ def test_windows_predict_every_token_once(window, stride):
 
 
 def test_sliding_window_scores_the_same_tokens():
-    from lingualift import models
+    from lingualift.inference import models
 
     model, tokenizer = models.load("tiny")
     lines = ["Habari ya asubuhi, rafiki yangu. " * 12, "short line"]

@@ -38,7 +38,7 @@ def test_demo_falls_back_to_own_sample_without_shared_data(tmp_path):
     eng, swh = ((ROOT / "samples" / "swahili" / f"{c}.txt").read_text(encoding="utf-8").splitlines()
                 for c in ("eng_Latn", "swh_Latn"))
     assert len(eng) == len(swh) == 100 and all(eng) and all(swh)
-    from lingualift.eval.sources import load_pair
+    from lingualift.corpora.sources import load_pair
 
     src, ref = load_pair(f"flores:{ROOT / 'samples' / 'swahili'}", "eng_Latn", "swh_Latn", "dev", limit=20, offset=80)
     assert src.lines[0] == eng[80] and ref.lines[-1] == swh[99]  # flores: reads the <code>.txt layout
@@ -55,9 +55,9 @@ def _recipe(shared, tmp_path, **changes) -> str:
         "cpt": {"lr": 1e-3, "max_steps": 6, "batch_size": 4, "save_steps": 3, "report_to": []},
         "sft": {"data": {"sources": [{"type": "pairs", "paths": tatoeba, "src_lang": "eng_Latn",
                                       "tgt_lang": "swh_Latn"}], "tasks": {"translation": 64}},
-                "train": {"lr": 1e-3, "max_steps": 4, "batch_size": 4, "max_length": 256, "report_to": []}},
+                "lr": 1e-3, "max_steps": 4, "batch_size": 4, "max_length": 256, "report_to": []},
         "eval": {"data": flores, "directions": "en-x,x-en", "offset": 800, "limit": 4, "metrics": ["chrf++"],
-                 "generation": {"max_new_tokens": 16}, "ppl_lines": "800:820"},
+                 "max_new_tokens": 16, "ppl_lines": "800:820"},
     }
     for dotted, value in changes.items():
         node = recipe
@@ -92,15 +92,13 @@ def test_cache_invalidate_resume(shared, tmp_path):
     assert again.returncode == 0 and set(_statuses(again.stdout).values()) == {"done"}
     assert cpt_weights.stat().st_mtime_ns == stamp
 
-    changed = run_cli("run", _recipe(shared, tmp_path, **{"sft.train": {
-        "lr": 5e-4, "max_steps": 4, "batch_size": 4, "max_length": 256, "report_to": []}}))
+    changed = run_cli("run", _recipe(shared, tmp_path, **{"sft.lr": 5e-4}))
     assert changed.returncode == 0, changed.stderr
     assert _statuses(changed.stdout) == {"vocab": "done", "data": "done", "cpt": "done", "sft": "run",
                                          "eval": "run", "report": "run"}
     assert cpt_weights.stat().st_mtime_ns == stamp
 
-    only = run_cli("run", _recipe(shared, tmp_path, **{"sft.train": {
-        "lr": 5e-4, "max_steps": 4, "batch_size": 4, "max_length": 256, "report_to": []}}), "--only", "report")
+    only = run_cli("run", _recipe(shared, tmp_path, **{"sft.lr": 5e-4}), "--only", "report")
     assert only.returncode == 0 and _statuses(only.stdout) == {"report": "run"}
 
     # resume: a longer CPT, killed after its checkpoint at step 10, picks up from there
@@ -122,3 +120,27 @@ def test_cache_invalidate_resume(shared, tmp_path):
 
     bad = run_cli("run", longer, "--from", "nope")
     assert bad.returncode == 2 and "--from 'nope'" in bad.stderr
+
+
+def test_only_a_stage_whose_input_was_never_made_fails_in_one_line(shared, tmp_path):
+    proc = run_cli("run", _recipe(shared, tmp_path), "--only", "sft")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "sft needs the model that cpt makes" in lines[0] and "cpt/outputs.json" in lines[0]
+    assert not (tmp_path / "runs" / "t" / "sft").exists()
+
+
+def test_recipe_errors_name_the_key_the_file_and_the_line(shared, tmp_path):
+    path = _recipe(shared, tmp_path)
+    text = open(path).read()
+    with open(path, "w") as handle:
+        handle.write(text.replace("max_steps: 6", "max_steps: 6\n  max_stepz: 7"))
+    proc = run_cli("run", path, "--dry-run")
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    number = next(i for i, row in enumerate(open(path).read().splitlines(), 1) if "max_stepz" in row)
+    assert line == f"error: {path}:{number}: cpt.max_stepz: unknown key 'max_stepz'"
+    legacy = tmp_path / "old.yaml"
+    legacy.write_text(text.replace("  lr: 0.001\n  max_length", "  train: {lr: 0.001}\n  max_length", 1))
+    proc = run_cli("run", str(legacy), "--dry-run")
+    assert proc.returncode == 2 and "sft.train: training settings now sit directly under sft" in proc.stderr

@@ -7,8 +7,9 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from lingualift.generate import GenerationParams, load_generator
-from lingualift.serve.app import ServeSettings, create_app
+from lingualift.inference.generate import GenerationParams, load_generator
+from lingualift.serve.app import create_app
+from lingualift.serve.config import ServeSettings
 from lingualift.serve.batcher import Batcher
 from lingualift.serve.split import join, split
 
@@ -21,9 +22,9 @@ def generator():
 
 
 def _client(generator, **settings) -> TestClient:
-    defaults = {"model_name": "tiny", "max_new_tokens": 8, "max_texts": 4, "max_chars": 400,
-                "trained_langs": ["swh_Latn"]}
-    return TestClient(create_app(generator, ServeSettings(**{**defaults, **settings})))
+    defaults = {"max_new_tokens": 8, "max_texts": 4, "max_chars": 400}
+    return TestClient(create_app(generator, ServeSettings(**{**defaults, **settings}), model_name="tiny",
+                                 trained_langs=["swh_Latn"]))
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_unknown_route_and_method_are_json(client):
 
 
 def test_timeout_is_504(generator):
-    with _client(generator, timeout_s=0.0001) as slow:
+    with _client(generator, timeout=0.0001) as slow:
         reply = _translate(slow)
     assert reply.status_code == 504 and reply.json()["error"]["type"] == "timeout"
 
@@ -126,7 +127,7 @@ def test_api_key_on_every_route_but_health_and_page(generator):
 def test_cors_only_when_configured(client, generator):
     preflight = {"origin": "https://example.org", "access-control-request-method": "POST"}
     assert "access-control-allow-origin" not in client.options("/v1/translate", headers=preflight).headers
-    with _client(generator, cors_origins=["https://example.org"]) as open_client:
+    with _client(generator, cors_origin=["https://example.org"]) as open_client:
         reply = open_client.options("/v1/translate", headers=preflight)
         assert reply.headers["access-control-allow-origin"] == "https://example.org"
 

@@ -25,14 +25,15 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
 def server():
     import uvicorn
 
-    from lingualift.generate import load_generator
-    from lingualift.serve.app import ServeSettings, create_app
+    from lingualift.inference.generate import load_generator
+    from lingualift.serve.app import create_app
+    from lingualift.serve.config import ServeSettings
 
     with socket.socket() as probe:  # a free loopback port
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     app = create_app(load_generator("tiny", engine="hf"),
-                     ServeSettings(model_name="tiny", max_new_tokens=12, trained_langs=["swh_Latn"]))
+                     ServeSettings(max_new_tokens=12), model_name="tiny", trained_langs=["swh_Latn"])
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()

@@ -118,7 +118,7 @@ def test_agreement_with_lm_evaluation_harness(root, tmp_path):
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from lingualift import models
+    from lingualift.inference import models
     from lingualift.tasks.evaluate import score_choices
     from lingualift.tasks.loglik import loglikelihoods
 

@@ -36,7 +36,7 @@ def test_packed_rows_keep_attention_inside_documents():
     """Two documents in one row with restarting position ids score exactly as apart."""
     import torch
 
-    from lingualift.models import build_tiny
+    from lingualift.inference.models import build_tiny
 
     model, _ = build_tiny()
     model.eval()
@@ -53,7 +53,7 @@ def test_packed_rows_keep_attention_inside_documents():
 
 
 def test_sft_labels_cover_assistant_turns_only():
-    from lingualift.models import build_tiny_tokenizer
+    from lingualift.inference.models import build_tiny_tokenizer
     from lingualift.train.sft import encode
 
     tok = build_tiny_tokenizer()

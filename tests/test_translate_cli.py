@@ -3,7 +3,7 @@
 import json
 
 from conftest import run_cli
-from lingualift.io import read_lines
+from lingualift.core.io import read_lines
 
 ARGS = ["--model", "tiny", "--src-lang", "en", "--tgt-lang", "sw", "--max-new-tokens", "8"]
 

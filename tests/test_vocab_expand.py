@@ -10,7 +10,7 @@ import pytest
 import sentencepiece
 
 from conftest import run_cli
-from lingualift.io import read_lines
+from lingualift.core.io import read_lines
 from lingualift.vocab import bpe, select
 
 HALF = 500
@@ -141,7 +141,7 @@ def test_smollm2_model_sizes_consistent_and_loadable(smollm2_expanded, flores):
 def test_smollm2_roundtrip_all_flores_and_english_unchanged(smollm2_expanded, flores):
     from transformers import AutoTokenizer
 
-    from lingualift.models import preset_dir
+    from lingualift.inference.models import preset_dir
 
     out, _ = smollm2_expanded
     new = AutoTokenizer.from_pretrained(out).backend_tokenizer
@@ -157,7 +157,7 @@ def test_mean_init_untied_rows_are_piece_means(shared, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from lingualift.models import build_tiny
+    from lingualift.inference.models import build_tiny
 
     model, tok = build_tiny()
     model.config.tie_word_embeddings = False

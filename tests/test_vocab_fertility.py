@@ -3,7 +3,7 @@ import json
 import pytest
 
 from conftest import run_cli
-from lingualift.io import read_lines
+from lingualift.core.io import read_lines
 from lingualift.vocab.fertility import analyze, load_segmenter
 
 

@@ -1,3 +1,3 @@
-from lingualift.cli import main
+from lingualift.cli.main import main
 
 main()

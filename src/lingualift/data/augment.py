@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 import regex
 
-from lingualift.config import AugmentConfig
+from lingualift.data.config import AugmentConfig
 from lingualift.data import dictionaries
 
 _WORD = regex.compile(r"\w+(?:['’-]\w+)*")

@@ -22,18 +22,20 @@ import math
 import multiprocessing
 import random
 import shutil
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from lingualift import __version__
-from lingualift.config import DataConfig, Source
+from lingualift.core.progress import ProgressFactory, bar
+from lingualift.core.records import dumps
+from lingualift.core.provenance import provenance
+from lingualift.data.config import EXECUTION, DataConfig, Source
 from lingualift.data import augment as aug
 from lingualift.data import clean as cln
 from lingualift.data import dedup as ddp
 from lingualift.data import mix, pack, readers
-from lingualift.io import InputError, atomic_path, write_json
+from lingualift.core.io import InputError, atomic_path, write_json
 
 
 def _read_json(path: Path):
@@ -45,9 +47,6 @@ def _jsonl(path: Path):
         for line in handle:
             yield json.loads(line)
 
-
-def _dump(record: dict) -> str:
-    return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def clean_source(index: int, source_json: str, cfg_json: str, work: str, skip_bad: bool, rejects: str | None) -> dict:
@@ -76,7 +75,7 @@ def clean_source(index: int, source_json: str, cfg_json: str, work: str, skip_ba
         with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8") as handle:
             for record in cln.clean(good_records(), cfg.clean, removed, reject_file):
                 counts["kept"][cln.record_lang(record)] += 1
-                handle.write(_dump({**record, "source": source.label(index)}))
+                handle.write(dumps({**record, "source": source.label(index)}))
     finally:
         if reject_file:
             reject_file.close()
@@ -111,7 +110,7 @@ def _stage_dedup_augment(cfg: DataConfig, work: Path, n_sources: int) -> dict:
             group = cln.record_lang(record)
             if group not in handles:
                 handles[group] = (group_dir / f"{group}.jsonl").open("w", encoding="utf-8")
-            handles[group].write(_dump(record))
+            handles[group].write(dumps(record))
             counts[group] += 1
     finally:
         for handle in handles.values():
@@ -141,7 +140,7 @@ def _stage_mix(cfg: DataConfig, work: Path, counts: dict[str, int]) -> dict:
             path = work / "groups" / f"{group}.jsonl"
             for record in mix.draw(lambda p=path: _jsonl(p), counts[group], wanted[group], f"{cfg.mix.seed}:{group}"):
                 for text, lang in pack.render(record, cfg.render):
-                    handles[rng.randrange(n_buckets)].write(_dump({"text": text, "group": lang}))
+                    handles[rng.randrange(n_buckets)].write(dumps({"text": text, "group": lang}))
     finally:
         for handle in handles:
             handle.close()
@@ -172,7 +171,12 @@ def pack_bucket(bucket: int, cfg_json: str, work: str, out: str) -> dict:
 
 
 def _fingerprint(cfg: DataConfig) -> str:
-    return hashlib.sha256((cfg.model_dump_json() + __version__).encode()).hexdigest()[:16]
+    """The config (less how it runs) and the stamps of every input file: a source that
+    changed between runs starts the build over instead of resuming stale work."""
+    from lingualift.core.fingerprint import digest
+
+    return digest({"config": cfg.model_dump(mode="json", exclude=set(EXECUTION)), "version": __version__},
+                  cfg.inputs())
 
 
 def _run_tasks(function, args: list[tuple], workers: int, progress=None) -> list:
@@ -182,7 +186,7 @@ def _run_tasks(function, args: list[tuple], workers: int, progress=None) -> list
         for a in args:
             results.append(function(*a))
             if progress:
-                progress()
+                progress(1)
         return results
     # A fresh worker every few tasks: the allocator does not give back what packing a
     # shard fragments, so a long-lived worker's RSS creeps up shard after shard.
@@ -192,20 +196,18 @@ def _run_tasks(function, args: list[tuple], workers: int, progress=None) -> list
         for p in pending:
             results.append(p.get())
             if progress:
-                progress()
+                progress(1)
         return results
 
 
-def build(cfg: DataConfig, out: str | Path, workers: int = 1, skip_bad: bool = False,
-          write_rejects: bool = False, console=None, command: str | None = None,
-          only: str | None = None) -> dict | None:
+def build(cfg: DataConfig, out: str | Path, *, only: str | None = None,
+          progress: ProgressFactory | None = None) -> dict | None:
     """Build packed shards and manifest.json in `out`; resumes an interrupted build.
 
     `only` runs one piece, for a Slurm array over machines sharing `out`: `clean:I` (source
     I), `merge` (dedup + augment + mix, one job), `pack:B` (bucket B); a last run without
     `only` finds everything done and writes the manifest."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
+    workers, skip_bad = cfg.workers, cfg.skip_bad
     out = Path(out)
     fresh = not out.exists()
     work = out / ".work"
@@ -223,54 +225,50 @@ def build(cfg: DataConfig, out: str | Path, workers: int = 1, skip_bad: bool = F
     timings = {}
     cfg_json = cfg.model_dump_json()
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      console=console, disable=console is None) as bar:
-            started = time.perf_counter()
-            step, _, index = (only or "").partition(":")
-            if step not in ("", "clean", "merge", "pack") or (step in ("clean", "pack") and not index.isdigit()):
-                raise InputError(f"--only takes clean:I, merge or pack:B, not {only!r}")
-            todo = [i for i in range(len(cfg.sources)) if not (work / "clean" / f"{i:04d}.json").is_file()]
-            if step == "clean":
-                todo = [i for i in todo if i == int(index)]
-            task = bar.add_task("clean", total=len(cfg.sources), completed=len(cfg.sources) - len(todo))
-            rejects = str(out / "rejects") if write_rejects else None
+        started = time.perf_counter()
+        step, _, index = (only or "").partition(":")
+        if step not in ("", "clean", "merge", "pack") or (step in ("clean", "pack") and not index.isdigit()):
+            raise InputError(f"--only takes clean:I, merge or pack:B, not {only!r}")
+        todo = [i for i in range(len(cfg.sources)) if not (work / "clean" / f"{i:04d}.json").is_file()]
+        if step == "clean":
+            todo = [i for i in todo if i == int(index)]
+        rejects = str(out / "rejects") if cfg.rejects else None
+        with bar(progress, "clean", len(cfg.sources), len(cfg.sources) - len(todo)) as advance:
             _run_tasks(clean_source, [(i, cfg.sources[i].model_dump_json(), cfg_json, str(work), skip_bad, rejects)
-                                      for i in todo], workers, lambda: bar.advance(task))
-            if step == "clean":
-                return None
-            sources = [_read_json(work / "clean" / f"{i:04d}.json") for i in range(len(cfg.sources))]
-            timings["clean_s"] = time.perf_counter() - started
+                                      for i in todo], workers, advance)
+        if step == "clean":
+            return None
+        sources = [_read_json(work / "clean" / f"{i:04d}.json") for i in range(len(cfg.sources))]
+        timings["clean_s"] = time.perf_counter() - started
 
+        with bar(progress, "dedup + augment + mix", 1) as advance:
             started = time.perf_counter()
-            task = bar.add_task("dedup + augment + mix", total=1)
             groups = _stage_dedup_augment(cfg, work, len(cfg.sources))
             timings["dedup_augment_s"] = time.perf_counter() - started
-
             started = time.perf_counter()
             mixed = _stage_mix(cfg, work, groups["counts"])
             timings["mix_s"] = time.perf_counter() - started
-            bar.advance(task)
-            if step == "merge":
-                return None
+            advance(1)
+        if step == "merge":
+            return None
 
-            started = time.perf_counter()
-            task = bar.add_task("tokenise + pack", total=mixed["buckets"])
-            buckets = [int(index)] if step == "pack" else range(mixed["buckets"])
-            shards = _run_tasks(pack_bucket, [(b, cfg_json, str(work), str(out)) for b in buckets],
-                                workers, lambda: bar.advance(task))
-            if step == "pack":
-                return None
-            timings["pack_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        buckets = [int(index)] if step == "pack" else range(mixed["buckets"])
+        with bar(progress, "tokenise + pack", mixed["buckets"]) as advance:
+            shards = _run_tasks(pack_bucket, [(b, cfg_json, str(work), str(out)) for b in buckets], workers, advance)
+        if step == "pack":
+            return None
+        timings["pack_s"] = time.perf_counter() - started
     except InputError:
         if fresh:
             shutil.rmtree(out, ignore_errors=True)  # bad input leaves nothing behind
         raise
-    manifest = _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings, command)
+    manifest = _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings)
     write_json(out / "manifest.json", manifest)
     return manifest
 
 
-def _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings, command) -> dict:
+def _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings) -> dict:
     removed: defaultdict[str, Counter] = defaultdict(Counter)
     for source in sources:
         for lang, reasons in source["removed"].items():
@@ -285,7 +283,7 @@ def _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings, command
     kept = blocks * cfg.pack.block_size
     dropped = sum(s["dropped_tokens"] for s in shards)
     return {
-        "lingualift": __version__, "fingerprint": fingerprint, "command": command or " ".join(sys.argv),
+        "lingualift": __version__, "fingerprint": fingerprint, **provenance(),
         "config": json.loads(cfg.model_dump_json()),
         "sources": [{k: v for k, v in s.items() if k != "removed"} for s in sources],
         "removed": {k: dict(v) for k, v in sorted(removed.items())},

@@ -13,8 +13,10 @@ from typing import Callable, Iterable, Iterator, TextIO
 
 import regex
 
-from lingualift import langid, languages, scripts
-from lingualift.config import CleanConfig
+from lingualift.lang import langid
+from lingualift.lang import languages
+from lingualift.lang import scripts
+from lingualift.data.config import CleanConfig
 
 # Format (Cf) and control (Cc) characters are invisible noise, except the joiners that
 # Persian and Indic scripts need to spell words (ZWNJ U+200C, ZWJ U+200D) and tab.

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 import regex
 import xxhash
 
-from lingualift.config import DedupConfig
+from lingualift.data.config import DedupConfig
 from lingualift.data.clean import record_lang
 
 _NON_WORD = regex.compile(r"[\W_]+")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import regex
 
-from lingualift.io import InputError, iter_lines
-from lingualift.languages import get
+from lingualift.core.io import InputError, iter_lines
+from lingualift.lang.languages import get
 
 Dictionary = dict[str, list[str]]
 

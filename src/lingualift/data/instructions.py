@@ -24,12 +24,15 @@ from typing import Optional
 
 from pydantic import Field
 
-from lingualift.config import Source, _Strict
-from lingualift.io import InputError, atomic_path
-from lingualift.languages import english_name
+from lingualift.core.config import StrictModel
+from lingualift.core.io import InputError, atomic_path
+from lingualift.core.records import read_instructions
+from lingualift.data.config import Source
+from lingualift.data.parallel import by_direction, degrade, language_names, read_pairs
+from lingualift.inference.prompts import LLAMAX_INSTRUCTION
+from lingualift.lang.languages import english_name
 
 TASKS = ("translation", "document", "terminology", "post_edit", "paraphrase", "few_shot")
-LLAMAX_INSTRUCTION = "Translate the following sentences from {src} to {tgt}."
 # Varied phrasings keep a model from keying on one instruction string (Tower, Aya).
 PHRASINGS = (
     "Translate the following text from {src} into {tgt}.",
@@ -40,7 +43,7 @@ PHRASINGS = (
 )
 
 
-class InstructionConfig(_Strict):
+class InstructionConfig(StrictModel):
     sources: list[Source] = Field(default_factory=list)  # parallel data, as in `data build`
     alpaca: list[str] = Field(default_factory=list)  # instruction files (JSON/JSONL), taken whole
     tasks: dict[str, int] = Field(default_factory=lambda: {"translation": 1000})  # task -> examples
@@ -51,54 +54,10 @@ class InstructionConfig(_Strict):
     seed: int = 0
 
 
-def degrade(text: str, rng: random.Random) -> str:
-    """A plausible bad translation: one or two word-level errors (drop, swap, repeat)."""
-    words = text.split()
-    if len(words) < 3:
-        return text + " " + text
-    for _ in range(rng.choice((1, 2))):
-        i = rng.randrange(len(words) - 1)
-        operation = rng.choice(("drop", "swap", "repeat"))
-        if operation == "drop" and len(words) > 2:
-            del words[i]
-        elif operation == "swap":
-            words[i], words[i + 1] = words[i + 1], words[i]
-        else:
-            words.insert(i, words[i])
-    out = " ".join(words)
-    return out if out != text else out + " " + words[-1]
-
-
 def _record(task: str, instruction: str, given: str, answer: str, src: str, tgt: str) -> dict:
     return {"messages": [{"role": "user", "content": f"{instruction}\n\n{given}"},
                          {"role": "assistant", "content": answer}],
             "instruction": instruction, "input": given, "task": task, "src_lang": src, "tgt_lang": tgt}
-
-
-def _pairs(cfg: InstructionConfig) -> list[dict]:
-    from lingualift.data.readers import Bad, read
-
-    pairs = []
-    for source in cfg.sources:
-        for item in read(source):
-            if isinstance(item, Bad):
-                raise item.error()
-            if "src" in item:
-                pairs.append(item)
-    return pairs
-
-
-def _directions(pairs: list[dict], both: bool) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    out: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-    for p in pairs:
-        out[p["src_lang"], p["tgt_lang"]].append((p["src"], p["tgt"]))
-        if both:
-            out[p["tgt_lang"], p["src_lang"]].append((p["tgt"], p["src"]))
-    return out
-
-
-def _names(src: str, tgt: str) -> dict:
-    return {"src": english_name(src), "tgt": english_name(tgt)}
 
 
 def _translation(directions, cfg, rng, n):
@@ -106,7 +65,7 @@ def _translation(directions, cfg, rng, n):
     rng.shuffle(items)
     for (src, tgt), (a, b) in items[:n]:
         fmt = rng.choice(PHRASINGS) if rng.random() < cfg.varied_phrasings else LLAMAX_INSTRUCTION
-        yield _record("translation", fmt.format(**_names(src, tgt)), a, b, src, tgt)
+        yield _record("translation", fmt.format(**language_names(src, tgt)), a, b, src, tgt)
 
 
 def _document(directions, cfg, rng, n):
@@ -115,7 +74,7 @@ def _document(directions, cfg, rng, n):
     for (src, tgt), i in starts[:n]:
         chunk = directions[src, tgt][i:i + rng.randint(3, 5)]
         yield _record("document", "Translate the following document from {src} into {tgt}, keeping its "
-                      "sentences in order.".format(**_names(src, tgt)),
+                      "sentences in order.".format(**language_names(src, tgt)),
                       " ".join(a for a, _ in chunk), " ".join(b for _, b in chunk), src, tgt)
 
 
@@ -144,14 +103,14 @@ def _terminology(directions, cfg, rng, n):
             glossary = "; ".join(f"{w} = {t}" for w, t in terms[:3])
             made += 1
             yield _record("terminology", "Translate the following text from {src} into {tgt}, using these "
-                          "terms: ".format(**_names(src, tgt)) + glossary + ".", a, b, src, tgt)
+                          "terms: ".format(**language_names(src, tgt)) + glossary + ".", a, b, src, tgt)
 
 
 def _post_edit(directions, cfg, rng, n):
     items = [(d, pair) for d, pairs in directions.items() for pair in pairs]
     rng.shuffle(items)
     for (src, tgt), (a, b) in items[:n]:
-        names = _names(src, tgt)
+        names = language_names(src, tgt)
         given = f"{names['src']}: {a}\n{names['tgt']} draft: {degrade(b, rng)}"
         yield _record("post_edit", "Correct the errors in the draft {tgt} translation of the {src} "
                       "text. Reply with the corrected translation.".format(**names), given, b, src, tgt)
@@ -178,7 +137,7 @@ def _few_shot(directions, cfg, rng, n):
         src, tgt = rng.choice(keys)
         pairs = directions[src, tgt]
         picked = rng.sample(range(len(pairs)), cfg.shots + 1)
-        names = _names(src, tgt)
+        names = language_names(src, tgt)
         shots = "\n".join(f"{names['src']}: {pairs[i][0]}\n{names['tgt']}: {pairs[i][1]}" for i in picked[1:])
         a, b = pairs[picked[0]]
         yield _record("few_shot", "Translate from {src} into {tgt}, following the examples.".format(**names),
@@ -191,13 +150,11 @@ BUILDERS = {"translation": _translation, "document": _document, "terminology": _
 
 def build(cfg: InstructionConfig, out: str | Path) -> dict:
     """Write the mixture as JSONL (shuffled) and return its report: examples per task and direction."""
-    from lingualift.train.sft import read_instructions
-
     unknown = [t for t in cfg.tasks if t not in BUILDERS]
     if unknown:
         raise InputError(f"unknown task {unknown[0]!r}; tasks: {', '.join(TASKS)}")
     rng = random.Random(cfg.seed)
-    directions = _directions(_pairs(cfg), cfg.both_directions)
+    directions = by_direction(read_pairs(cfg.sources), cfg.both_directions)
     records = []
     for path in cfg.alpaca:
         records += [{**r, "task": r.get("task", "alpaca")} for r in read_instructions(path)]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from lingualift.config import MixConfig
-from lingualift.io import InputError
+from lingualift.data.config import MixConfig
+from lingualift.core.io import InputError
 
 
 def is_parallel(group: str) -> bool:

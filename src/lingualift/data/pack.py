@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from lingualift.config import RenderConfig
-from lingualift.languages import english_name
+from lingualift.data.config import RenderConfig
+from lingualift.lang.languages import english_name
 
 
 def render(record: dict, cfg: RenderConfig) -> list[tuple[str, str]]:
@@ -57,7 +57,7 @@ def load_tokenizer(spec: str) -> PackTokenizer:
     SentencePiece `tokenizer.model`) the transformers tokenizer; both give the same ids."""
     import json
 
-    from lingualift.models import resolve_spec
+    from lingualift.inference.models import resolve_spec
 
     directory, gguf = resolve_spec(spec)
     config = directory / "tokenizer_config.json"

@@ -18,12 +18,14 @@ from typing import Optional
 
 from pydantic import Field
 
-from lingualift.config import Source, _Strict
-from lingualift.data.instructions import LLAMAX_INSTRUCTION, _directions, _names, _pairs, degrade
-from lingualift.io import atomic_path
+from lingualift.core.config import StrictModel
+from lingualift.data.config import Source
+from lingualift.core.io import atomic_path
+from lingualift.data.parallel import by_direction, degrade, language_names, read_pairs
+from lingualift.inference.prompts import LLAMAX_INSTRUCTION
 
 
-class PreferenceConfig(_Strict):
+class PreferenceConfig(StrictModel):
     sources: list[Source] = Field(default_factory=list)
     examples: int = 500
     both_directions: bool = True
@@ -32,13 +34,13 @@ class PreferenceConfig(_Strict):
 
 def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, batch_size: int = 16) -> dict:
     rng = random.Random(cfg.seed)
-    items = [(d, pair) for d, pairs in _directions(_pairs(cfg), cfg.both_directions).items() for pair in pairs]
+    items = [(d, pair) for d, pairs in by_direction(read_pairs(cfg.sources), cfg.both_directions).items() for pair in pairs]
     rng.shuffle(items)
     items = items[:cfg.examples]
-    prompts = [LLAMAX_INSTRUCTION.format(**_names(src, tgt)) + f"\n\n{a}" for (src, tgt), (a, _) in items]
+    prompts = [LLAMAX_INSTRUCTION.format(**language_names(src, tgt)) + f"\n\n{a}" for (src, tgt), (a, _) in items]
     own = [None] * len(items)
     if model:
-        from lingualift.generate import GenerationParams, load_generator
+        from lingualift.inference.generate import GenerationParams, load_generator
 
         generator = load_generator(model, engine="hf")
         rendered = [generator.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,

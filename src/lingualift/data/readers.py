@@ -8,14 +8,14 @@ decides between stopping with file:line and `--skip-bad` counting.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
 
-from lingualift.config import Source
-from lingualift.io import InputError, iter_lines, parse_slice
-from lingualift.languages import resolve_code
+from lingualift.data.config import Source
+from lingualift.core.io import InputError, iter_lines, parse_slice
+from lingualift.core.records import iter_json
+from lingualift.lang.languages import resolve_code
 
 
 @dataclass(frozen=True)
@@ -54,19 +54,13 @@ def _text(source: Source) -> Iterator[Item]:
 
 
 def _jsonl(source: Source) -> Iterator[Item]:
-    for number, text, error in iter_lines(source.path):
+    for number, record, error in iter_json(source.path):
         if error:
             yield Bad(source.path, number, error)
-            continue
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as err:
-            yield Bad(source.path, number, f"malformed JSON ({err.msg}, column {err.colno})")
-            continue
-        yield _normalise(record, source, source.path, number) if isinstance(record, dict) \
-            else Bad(source.path, number, "expected a JSON object")
+        elif not isinstance(record, dict):
+            yield Bad(source.path, number, "expected a JSON object")
+        else:
+            yield _normalise(record, source, source.path, number)
 
 
 def _pairs(source: Source) -> Iterator[Item]:
@@ -92,7 +86,7 @@ def _tsv(source: Source) -> Iterator[Item]:
 
 
 def _flores(source: Source) -> Iterator[Item]:
-    from lingualift.eval.sources import load_pair, load_side
+    from lingualift.corpora.sources import load_pair, load_side
 
     part = parse_slice(source.lines or ":")
     for code in source.langs:
@@ -124,7 +118,7 @@ def _hf(source: Source) -> Iterator[Item]:
         raise InputError("hf sources need the datasets package (`pip install datasets`)") from None
     local = Path(source.path).exists()
     if not local:
-        from lingualift.assets import offline
+        from lingualift.core.assets import offline
 
         if offline():
             raise InputError(f"hub dataset {source.path} cannot be streamed offline; pass a local copy")

@@ -10,40 +10,52 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable
 
-from lingualift.io import parse_slice, write_json, write_text
+from lingualift.core.io import write_json, write_text
+from lingualift.core.progress import ProgressFactory, bar
+from lingualift.core.provenance import provenance
+from lingualift.eval.config import PplSettings
+from lingualift.lang import languages
 
 COLUMNS = ("bits_per_byte", "bits_per_char", "ppl_char", "ppl_token", "tokens", "chars", "bytes")
 
 
 def measure(model, tokenizer, data: str, codes: list[str], *, lines: str = ":", split: str = "dev",
             batch_size: int = 16, window: int | None = None, stride: int | None = None,
-            progress_factory: Callable | None = None) -> dict[str, dict]:
+            progress_factory: ProgressFactory | None = None) -> dict[str, dict]:
     """Per language: the perplexity numbers of `nll` over the chosen lines of its file."""
-    from lingualift.eval.perplexity import nll
-    from lingualift.eval.sources import load_side
+    from lingualift.corpora.sources import heldout, load_side
+    from lingualift.inference.perplexity import nll
 
-    chosen = parse_slice(lines)
     out = {}
     for code in codes:
-        side = load_side(data, code, split, "tgt")
-        texts = [t for t in side.lines[chosen] if t.strip()]
-        bar = progress_factory(f"ppl {code}", len(texts)) if progress_factory else nullcontext(None)
-        with bar as advance:
+        texts = heldout(data, code, lines, split)
+        with bar(progress_factory, f"ppl {code}", len(texts)) as advance:
             result = nll(model, tokenizer, texts, batch_size, advance, window, stride)
-        out[code] = {"lines": len(texts), "source": side.origin,
+        out[code] = {"lines": len(texts), "source": load_side(data, code, split, "src").origin,
                      **{k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}}
     return out
 
 
-def write(out: Path, per_lang: dict[str, dict], meta: dict) -> None:
-    from lingualift import __version__
+def run(settings: PplSettings, *, model: str, data: str, out: str, progress: ProgressFactory | None = None) -> dict:
+    """`eval ppl`: measure and write the result files; returns the per-language numbers."""
+    from lingualift.inference import models
 
-    meta = {**meta, "command": " ".join(["lingualift", *sys.argv[1:]]), "lingualift": __version__}
+    codes = languages.resolve_many(settings.langs, default_all=True)
+    loaded, tokenizer = models.load(model)
+    per_lang = measure(loaded, tokenizer, data, codes, lines=settings.lines, split=settings.split,
+                       batch_size=settings.batch_size, window=settings.window, stride=settings.stride,
+                       progress_factory=progress)
+    context = getattr(loaded.config, "max_position_embeddings", None)
+    write(Path(out), per_lang, {"model": model, "data": data, "split": settings.split, "lines": settings.lines,
+                                "window": settings.window or context, "stride": settings.stride or "half a window",
+                                "settings": settings.model_dump()})
+    return per_lang
+
+
+def write(out: Path, per_lang: dict[str, dict], meta: dict) -> None:
+    meta = {**meta, **provenance()}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["language", "lines", *COLUMNS])

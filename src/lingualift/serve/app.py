@@ -17,7 +17,6 @@ import hmac
 import time
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from importlib import resources
 
 from fastapi import FastAPI, Request
@@ -26,31 +25,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from lingualift import __version__, languages
-from lingualift.generate import GenerationParams, Generator
-from lingualift.io import InputError
-from lingualift.prompts import get_template
+from lingualift import __version__
+from lingualift.lang import languages
+from lingualift.inference.generate import GenerationParams, Generator
+from lingualift.core.io import InputError
+from lingualift.inference.prompts import get_template
 from lingualift.serve import schemas
+from lingualift.serve.config import ServeSettings
 from lingualift.serve.batcher import Batcher
-from lingualift.serve.metrics import Metrics
+from lingualift.serve.prometheus import Metrics
 from lingualift.serve.split import join, split, whole
 
 OPEN_ROUTES = ("/health", "/")
-
-
-@dataclass
-class ServeSettings:
-    model_name: str
-    template: str = "chat"
-    max_batch_size: int = 16
-    max_wait_ms: float = 10.0  # long enough for clients sent together to meet, short next to a generation
-    max_texts: int = 64
-    max_chars: int = 5000  # per text: a few pages, split into sentences
-    max_new_tokens: int = 256  # per sentence, and the most a request may ask for
-    timeout_s: float = 120.0
-    api_key: str | None = None
-    cors_origins: list[str] = field(default_factory=list)
-    trained_langs: list[str] = field(default_factory=list)
 
 
 class ApiError(Exception):
@@ -68,6 +54,11 @@ def _lang(query: str, role: str) -> languages.Language:
         return languages.resolve(query)
     except InputError as err:
         raise ApiError(400, f"{role}: {err}", "unknown_language") from None
+
+
+def default_template_name(tokenizer, chosen: str | None) -> str:
+    """The server's prompt: the one asked for, else chat where the model has a chat template."""
+    return chosen or ("chat" if getattr(tokenizer, "chat_template", None) else "llamax-alpaca")
 
 
 def trained_languages(spec: str) -> list[str]:
@@ -97,7 +88,8 @@ def trained_languages(spec: str) -> list[str]:
     return []
 
 
-def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
+def create_app(generator: Generator, settings: ServeSettings, *, model_name: str,
+               trained_langs: list[str] | None = None) -> FastAPI:
     """The app around a loaded generator; tests and `lingualift serve` both build it here."""
     metrics = Metrics()
     tokenizer = generator.tokenizer
@@ -111,7 +103,8 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
                 raise ApiError(400, str(err)) from None
         return templates[name]
 
-    template(settings.template)  # a bad server template fails at start, not on the first request
+    default_template = default_template_name(tokenizer, settings.template)
+    template(default_template)  # a bad server template fails at start, not on the first request
 
     def generate(prompts: list[str], params: GenerationParams) -> list[str]:
         before, start = generator.stats.new_tokens, time.perf_counter()
@@ -133,9 +126,9 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
     async def run(prompts: list[str], params: GenerationParams) -> list[str]:
         metrics.queued.set(batcher.queue.qsize() + len(batcher.held) + len(prompts))
         try:
-            return await asyncio.wait_for(batcher.submit(prompts, params), settings.timeout_s)
+            return await asyncio.wait_for(batcher.submit(prompts, params), settings.timeout)
         except asyncio.TimeoutError:
-            raise ApiError(504, f"request took longer than the server's timeout of {settings.timeout_s:g} s",
+            raise ApiError(504, f"request took longer than the server's timeout of {settings.timeout:g} s",
                            "timeout") from None
 
     body_limit = settings.max_texts * settings.max_chars * 4 + 65536  # UTF-8 worst case plus JSON overhead
@@ -164,8 +157,8 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
         metrics.latency.labels(route).observe(time.perf_counter() - start)
         return response
 
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+    if settings.cors_origin:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "x-api-key", "content-type"])
 
     @app.exception_handler(ApiError)
@@ -190,7 +183,7 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "model": settings.model_name, "queued": batcher.queue.qsize() + len(batcher.held)}
+        return {"status": "ok", "model": model_name, "queued": batcher.queue.qsize() + len(batcher.held)}
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus():
@@ -198,8 +191,8 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
 
     @app.get("/v1/languages", response_model=schemas.LanguagesResponse)
     async def list_languages():
-        trained = set(settings.trained_langs)
-        return {"model": settings.model_name, "languages": [
+        trained = set(trained_langs or [])
+        return {"model": model_name, "languages": [
             {**lang.as_dict(), "trained": lang.code in trained} for lang in languages.all_languages()]}
 
     @app.post("/v1/translate", response_model=schemas.TranslateResponse)
@@ -213,7 +206,7 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
                 raise ApiError(413, f"texts[{i}] has {len(text)} characters; at most {settings.max_chars}",
                                "request_too_large")
         options = body.options
-        chosen = template(options.template or settings.template)
+        chosen = template(options.template or default_template)
         pieces = [split(t, src.iso639_1 or src.iso639_3) if options.split_sentences else
                   ([] if not t.strip() else [whole(t)]) for t in body.texts]
         sentences = [p.text for text in pieces for p in text]
@@ -224,12 +217,12 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
         answers = iter(chosen.extract(o, tgt.code) for o in outputs)
         translations = [join(text, [next(answers) for _ in text]) for text in pieces]
         return {"translations": translations, "source_lang": src.code, "target_lang": tgt.code,
-                "model": settings.model_name, "template": chosen.name,
+                "model": model_name, "template": chosen.name,
                 "timing": {"seconds": round(time.perf_counter() - start, 4), "sentences": len(sentences)}}
 
     @app.get("/v1/models")
     async def models():
-        return {"object": "list", "data": [{"id": settings.model_name, "object": "model", "owned_by": "lingualift"}]}
+        return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "lingualift"}]}
 
     @app.post("/v1/chat/completions", response_model=schemas.ChatResponse)
     async def chat(body: schemas.ChatRequest):
@@ -249,7 +242,7 @@ def create_app(generator: Generator, settings: ServeSettings) -> FastAPI:
         [output] = await run([prompt], params)
         prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
         completion_tokens = len(tokenizer(output, add_special_tokens=False)["input_ids"])
-        return {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": settings.model_name,
+        return {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model_name,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": output.strip()},
                              "finish_reason": "length" if completion_tokens >= limit else "stop"}],
                 "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from lingualift.generate import GenerationParams
+from lingualift.inference.generate import GenerationParams
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-from lingualift.io import InputError
+from lingualift.core.io import InputError
 
 TASKS = ("xnli", "xcopa", "pawsx", "xwinograd", "sib200", "belebele", "mgsm")
 

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from lingualift import languages
-from lingualift.io import InputError
+from lingualift.lang import languages
+from lingualift.core.io import InputError
+from lingualift.core.records import iter_json
+from lingualift.inference.prompts import alpaca_prompt
 
-FORMATS = ("lm-eval", "llamax")
 HUB = Path("hub")  # `--data hub`: read the public copies on the Hugging Face hub instead of a folder
 
 # LLaMAX / MindMerger evaluate instruction-tuned models with the Alpaca prompt they were tuned
 # on; the task text goes in the instruction, the answer is read (or scored) after Response.
-ALPACA = ("Below is an instruction that describes a task. Write a response that appropriately "
-          "completes the request.\n### Instruction:\n{instruction}\n### Response:")
+ALPACA = alpaca_prompt("{instruction}")
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def hub_rows(repo: str, config: str, split: str) -> list[tuple[int, dict]]:
     what to download where instead of failing inside datasets."""
     import datasets
 
-    from lingualift import assets
+    from lingualift.core import assets
 
     try:
         rows = datasets.load_dataset(str(assets.hub_snapshot(repo, kind="dataset")), config, split=split)
@@ -117,11 +116,7 @@ def read_tsv(path: Path, header: bool, columns: int) -> Iterator[tuple[int, list
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    with need(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(f"malformed JSON ({err.msg})", path, number) from None
+    for number, record, error in iter_json(need(path)):
+        if error or not isinstance(record, dict):
+            raise InputError(error or "expected a JSON object", path, number)
+        yield number, record

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lingualift.io import InputError
+from lingualift.core.io import InputError
 from lingualift.tasks.base import HUB, Item, hub_rows, mc, read_jsonl, with_shots
 
 LANGS = ("eng_Latn", "deu_Latn")

@@ -9,16 +9,17 @@ match of the last number of a greedy answer.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
 from lingualift import tasks
-from lingualift.io import InputError, write_json
-from lingualift.tasks.base import FORMATS, Item, flores_code
+from lingualift.core.io import InputError, write_json
+from lingualift.core.progress import ProgressFactory, bar
+from lingualift.core.provenance import provenance
+from lingualift.lang.languages import resolve_many
+from lingualift.tasks.base import HUB, Item, flores_code
+from lingualift.tasks.config import TasksSettings
 
 
 def task_langs(name: str, root: Path) -> tuple[str, ...]:
@@ -70,7 +71,7 @@ def run_part(model, tokenizer, items: list[Item], batch_size: int, progress: Cal
 
 
 def _generate_part(model, tokenizer, items, batch_size, progress) -> dict:
-    from lingualift.generate import GenerationParams, Generator
+    from lingualift.inference.generate import GenerationParams, Generator
     from lingualift.tasks.mgsm import MAX_NEW_TOKENS, correct, extract_number
 
     generator = Generator(model, tokenizer)
@@ -92,19 +93,19 @@ def _mean(values) -> float:
     return round(100 * sum(values) / len(values), 2) if values else 0.0
 
 
-def evaluate(model_spec: str, names: list[str], root: Path, out: Path, *, langs: set[str] | None = None,
-             shots: int | None = None, limit: int | None = None, fmt: str = "lm-eval", batch_size: int = 8,
-             progress_factory=None) -> dict:
+def evaluate(settings: TasksSettings, *, model: str, data: str | Path, out: str | Path,
+             progress: ProgressFactory | None = None) -> dict:
     """Run and save every part; returns results.json's content (without the report's extras)."""
-    import torch
-    import transformers
+    from lingualift.core.fingerprint import digest
+    from lingualift.inference import models
 
-    from lingualift import __version__, models
-
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}; choose {' or '.join(FORMATS)}")
-    settings = {"model": model_spec, "data": str(root), "shots": shots, "limit": limit, "format": fmt}
-    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    s, model_spec, root, out = settings, model, Path(data), Path(out)
+    if root != HUB and not root.is_dir():
+        raise InputError("task data folder not found (set --data or LINGUALIFT_TASKS_DATA)", root)
+    names, shots, limit, fmt, batch_size = s.tasks, s.shots, s.limit, s.format, s.batch_size
+    langs = set(resolve_many(s.langs)) or None
+    meta = {"model": model_spec, "data": str(root), "shots": shots, "limit": limit, "format": fmt}
+    fingerprint = digest(meta)
     # Every item is read before the model loads: a bad file or missing hub copy fails in a second.
     work = []
     for name, lang in plan(names, root, langs):
@@ -122,15 +123,12 @@ def evaluate(model_spec: str, names: list[str], root: Path, out: Path, *, langs:
         if items is None:
             part = json.loads(path.read_text(encoding="utf-8"))
         else:
-            bar = progress_factory(f"{name} {lang}", len(items)) if progress_factory else nullcontext(lambda n: None)
-            with bar as advance:
+            with bar(progress, f"{name} {lang}", len(items)) as advance:
                 part = run_part(model, tokenizer, items, batch_size, advance)
             part.update(fingerprint=fingerprint, shots=k, prompt=_prompt(name))
             write_json(path, part)
         results["tasks"].setdefault(name, {})[flores_code(lang)] = {
             key: part[key] for key in ("n", "acc", "acc_norm", "exact_match", "shots") if key in part}
-    results["meta"] = {**settings, "batch_size": batch_size, "command": " ".join(["lingualift", *sys.argv[1:]]),
-                       "prompts": {name: _prompt(name) for name in names},
-                       "versions": {"lingualift": __version__, "transformers": transformers.__version__,
-                                    "torch": torch.__version__}}
+    results["meta"] = {**meta, "batch_size": batch_size, "settings": s.model_dump(),
+                       "prompts": {name: _prompt(name) for name in names}, **provenance()}
     return results

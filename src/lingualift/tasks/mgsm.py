@@ -12,7 +12,7 @@ import ast
 import re
 from pathlib import Path
 
-from lingualift.io import InputError
+from lingualift.core.io import InputError
 from lingualift.tasks.base import ALPACA, HUB, Item, hub_rows, need, read_tsv
 
 # lm-evaluation-harness's lm_eval/tasks/mgsm/native_cot/mgsm_native_cot_<lang>.yaml

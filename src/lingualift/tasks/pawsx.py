@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lingualift.io import InputError
+from lingualift.core.io import InputError
 from lingualift.tasks.base import HUB, Item, hub_rows, mc, read_tsv, shots_from_tail
 
 # lm-evaluation-harness's lm_eval/tasks/paws-x/paws_<lang>.yaml: (right, no, yes)

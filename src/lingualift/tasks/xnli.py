@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lingualift.io import InputError
+from lingualift.core.io import InputError
 from lingualift.tasks.base import ALPACA, HUB, Item, hub_rows, mc, read_tsv, shots_from_tail
 
 # lm-evaluation-harness's lm_eval/tasks/xnli/utils.py: (right, yes, also, no)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lingualift.io import InputError
+from lingualift.core.io import InputError
 from lingualift.tasks.base import HUB, Choice, Item, hub_rows, read_tsv
 
 LANGS = ("en", "fr", "jp", "pt", "ru", "zh")

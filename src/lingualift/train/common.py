@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
 from transformers import TrainerCallback
 
-from lingualift.io import InputError, write_json
+from lingualift.core.io import InputError, write_json
 from lingualift.train.config import TrainConfig, dump
 
 # Dense bf16 peak per device (vendor datasheets), for the MFU estimate.
@@ -44,7 +43,7 @@ def load_model(cfg: TrainConfig, spec: str | None = None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from lingualift.models import resolve_spec
+    from lingualift.inference.models import resolve_spec
 
     directory, gguf = resolve_spec(spec or cfg.model)
     if gguf:
@@ -64,7 +63,7 @@ def model_skeleton(cfg: TrainConfig):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from lingualift.models import resolve_spec
+    from lingualift.inference.models import resolve_spec
 
     directory, gguf = resolve_spec(cfg.model)
     if gguf:
@@ -264,19 +263,13 @@ def save_final(trainer, tokenizer, out: Path, base_directory: Path) -> Path:
 
 
 def write_manifest(out: Path, stage: str, cfg: TrainConfig, trainer, extra: dict) -> dict:
-    import torch
-    import transformers
-
-    from lingualift import __version__
+    from lingualift.core.provenance import provenance
 
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     manifest = {"stage": stage, "config": cfg.model_dump(), "steps": trainer.state.global_step,
                 "first_loss": losses[0] if losses else None, "final_loss": losses[-1] if losses else None,
-                "tokens_seen": trainer.state.num_input_tokens_seen, **extra,
-                "command": " ".join(["lingualift", *sys.argv[1:]]),
-                "versions": {"lingualift": __version__, "transformers": transformers.__version__,
-                             "torch": torch.__version__}}
+                "tokens_seen": trainer.state.num_input_tokens_seen, **extra, **provenance()}
     if trainer.args.process_index != 0:
         return manifest
     write_json(out / "manifest.json", manifest)

@@ -1,4 +1,7 @@
-"""One pydantic config for the three training stages (cpt, sft, dpo).
+"""One pydantic settings model for the three training stages (cpt, sft, dpo).
+
+`TrainSettings` is what the CLI flags, a recipe's cpt/sft/dpo stage and `--config` YAML share;
+`TrainConfig` adds a run's inputs and output (model, data, out), filled by flags or the runner.
 
 The defaults are SambaLingo's (lr 1e-4 is its CPT value; we default to LLaMAX's 2e-5, the
 safer one for full fine-tuning of a pretrained model), cosine schedule, warmup 1%, weight
@@ -11,17 +14,16 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from lingualift.config import _Strict, load_yaml
-from lingualift.io import InputError
+from lingualift.core.config import CommaList, StrictModel
 
 # Every linear layer of a Llama-style block: LoRA on all of them is what QLoRA found to
 # match full fine-tuning; attention-only LoRA loses quality.
 LLAMA_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-class LoraSettings(_Strict):
+class LoraSettings(StrictModel):
     r: int = 16
     alpha: int = 32  # alpha = 2r, the usual scale
     dropout: float = 0.05
@@ -31,76 +33,49 @@ class LoraSettings(_Strict):
     train_embeddings: Optional[bool] = None
 
 
-class TrainConfig(_Strict):
-    model: str
+class TrainSettings(StrictModel):
+    lr: float = Field(2e-5, gt=0, description="peak learning rate")
+    epochs: float = Field(1.0, gt=0, description="passes over the data (max_steps > 0 overrides)")
+    max_steps: int = Field(-1, description="stop after this many optimizer steps (> 0 overrides epochs)")
+    batch_size: int = Field(8, ge=1, description="rows per device per step")
+    grad_accum: int = Field(1, ge=1, description="gradient accumulation steps")
+    warmup_ratio: float = Field(0.01, ge=0, description="share of steps warming the learning rate up")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
+    scheduler: str = Field("cosine", description="transformers scheduler name")
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto: bf16 on GPUs that "
+                                                                                   "have it, else fp32")
+    gradient_checkpointing: bool = Field(False, description="recompute activations to save memory")
+    attn_implementation: str = Field("sdpa", description="sdpa, eager or flash_attention_2 (packed rows run varlen)")
+    lora: Optional[LoraSettings] = Field(None, description="LoRA adapters instead of full fine-tuning "
+                                                          "(--lora, or --set lora.r=8)")
+    embedding_steps: int = Field(0, ge=0, description="cpt: first train only embeddings + LM head for this many steps")
+    embedding_lr: Optional[float] = Field(None, gt=0, description="cpt: their learning rate (default: lr)")
+    save_steps: int = Field(200, ge=1, description="checkpoint every N steps")
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept")
+    logging_steps: int = Field(10, ge=1, description="log every N steps")
+    seed: int = Field(0, description="seed of initialisation and data order")
+    report_to: CommaList = Field(default_factory=lambda: ["tensorboard"], description="loggers: tensorboard, "
+                                                                                       "wandb, ... ('' for none)")
+    peak_tflops: Optional[float] = Field(None, gt=0, description="per device, for MFU; known GPUs are looked up")
+    eval_data: Optional[str] = Field(None, description="flores:DIR: held-out per-char perplexity before and after")
+    eval_langs: CommaList = Field(default_factory=list, description="languages of that evaluation")
+    eval_lines: str = Field(":", description="which FLORES lines are held out, START:END")
+    template: Literal["chat", "llamax-alpaca"] = Field("chat", description="sft/dpo: chat (the tokenizer's "
+                                                                           "template) or llamax-alpaca")
+    max_length: int = Field(1024, ge=8, description="sft/dpo: longer examples are cut")
+    packing: bool = Field(False, description="sft: pack examples into max_length rows, attention kept inside each")
+    beta: float = Field(0.1, gt=0, description="dpo: KL strength (TRL's default; SambaLingo publishes none)")
+
+
+class TrainConfig(TrainSettings):
+    """A training run: its settings and what it reads and writes."""
+
+    model: str  # model spec
     data: str  # cpt: folder of `data build` shards; sft: instruction JSONL/JSON; dpo: preference JSONL/JSON
-    out: str
-    lr: float = 2e-5
-    epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
-    batch_size: int = 8  # per device
-    grad_accum: int = 1
-    warmup_ratio: float = 0.01
-    weight_decay: float = 0.1
-    scheduler: str = "cosine"
-    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 on GPUs that have it, else fp32
-    gradient_checkpointing: bool = False
-    attn_implementation: str = "sdpa"  # or flash_attention_2 (packed rows run varlen)
-    lora: Optional[LoraSettings] = None
-    embedding_steps: int = 0  # cpt: first train only embeddings + LM head for this many steps
-    embedding_lr: Optional[float] = None  # cpt: their learning rate (default: lr)
-    save_steps: int = 200
-    save_total_limit: int = 2
-    logging_steps: int = 10
-    seed: int = 0
-    report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
-    peak_tflops: Optional[float] = None  # per device, for MFU; known GPUs are looked up
-    eval_data: Optional[str] = None  # flores:DIR: held-out per-char perplexity before and after
-    eval_langs: list[str] = Field(default_factory=list)
-    eval_lines: str = ":"  # which FLORES lines are held out, START:END
-    template: str = "chat"  # sft/dpo: chat (the tokenizer's template) or llamax-alpaca
-    max_length: int = 1024  # sft/dpo: longer examples are cut
-    packing: bool = False  # sft: pack examples into max_length rows, attention kept inside each
-    beta: float = 0.1  # dpo: KL strength (TRL's default; SambaLingo does not publish its own)
-
-
-def _set(raw: dict, dotted: str, value) -> None:
-    node = raw
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        if not isinstance(node.get(key), dict):
-            node[key] = {}
-        node = node[key]
-    node[leaf] = value
-
-
-def load(path: str | None, flags: dict, sets: dict, lora: bool = False) -> TrainConfig:
-    """A config from YAML (optional), then command-line flags, then `--set a.b=v` values;
-    `lora` turns LoRA on with default settings unless the YAML already configures it."""
-    raw: dict = load_yaml(path, TrainConfig).model_dump(exclude_unset=True) if path else {}
-    raw.update({k: v for k, v in flags.items() if v is not None})
-    if lora and not raw.get("lora"):
-        raw["lora"] = {}
-    for key, value in sets.items():
-        _set(raw, key, value)
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise InputError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}", path) from None
-
-
-def parse_sets(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise InputError(f"--set {pair!r}: expected KEY=VALUE, e.g. lr=1e-4 or lora.r=8")
-        out[key] = yaml.safe_load(value)
-    return out
+    out: str  # run folder
 
 
 def dump(cfg: TrainConfig, path: Path) -> None:
-    from lingualift.io import write_text
+    from lingualift.core.io import write_text
 
     write_text(path, yaml.safe_dump(cfg.model_dump(), sort_keys=False, allow_unicode=True))

@@ -17,8 +17,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from lingualift.eval.perplexity import nll
-from lingualift.io import InputError, parse_slice
+from lingualift.inference.perplexity import nll
+from lingualift.core.io import InputError
 from lingualift.train import common
 from lingualift.train.config import TrainConfig
 
@@ -61,14 +61,12 @@ def packed_collator(meter: common.Meter):
 
 
 def heldout(cfg: TrainConfig) -> dict[str, list[str]]:
-    from lingualift.eval.sources import load_side
-    from lingualift.languages import resolve_code
+    from lingualift.corpora.sources import heldout as lines
+    from lingualift.lang.languages import resolve_code
 
     if not cfg.eval_data:
         return {}
-    lines = parse_slice(cfg.eval_lines)
-    return {code: list(load_side(cfg.eval_data, code, "dev", "src").lines)[lines]
-            for code in (resolve_code(c) for c in cfg.eval_langs)}
+    return {code: lines(cfg.eval_data, code, cfg.eval_lines) for code in map(resolve_code, cfg.eval_langs)}
 
 
 def perplexities(model, tokenizer, texts: dict[str, list[str]]) -> dict:

@@ -11,39 +11,11 @@ frozen copy, or the adapter-free base under LoRA).
 
 from __future__ import annotations
 
-from lingualift.io import InputError
+from lingualift.core.io import InputError
 from lingualift.train import common
 from lingualift.train.config import TrainConfig
-from lingualift.train.sft import ALPACA_HEADER_NO_INPUT, read_records, to_messages
-
-
-def _answer(value, field: str) -> str:
-    if isinstance(value, dict):  # a LLaMA-Factory turn
-        value = value.get("value", value.get("content"))
-    if not isinstance(value, str):
-        raise ValueError(f"{field} must be a string (or a turn with a value)")
-    return value
-
-
-def read_preferences(path: str) -> list[dict]:
-    out = []
-    for number, record in read_records(path):
-        try:
-            if not isinstance(record, dict):
-                raise ValueError("expected a JSON object")
-            prompt = record.get("prompt", record.get("conversations"))
-            if isinstance(prompt, str):
-                messages = [{"role": "user", "content": prompt}]
-            elif isinstance(prompt, list):
-                key = "messages" if "prompt" in record else "conversations"
-                messages = to_messages({key: prompt}, require_assistant=False)
-            else:
-                raise ValueError("expected a prompt (text or messages) or conversations")
-            out.append({"prompt": messages, "chosen": _answer(record.get("chosen"), "chosen"),
-                        "rejected": _answer(record.get("rejected"), "rejected")})
-        except ValueError as err:
-            raise InputError(str(err), path, number) from None
-    return out
+from lingualift.core.records import read_preferences
+from lingualift.inference.prompts import alpaca_prompt
 
 
 def _dataset_rows(records: list[dict], template: str) -> list[dict]:
@@ -51,9 +23,8 @@ def _dataset_rows(records: list[dict], template: str) -> list[dict]:
         return [{"prompt": r["prompt"], "chosen": [{"role": "assistant", "content": r["chosen"]}],
                  "rejected": [{"role": "assistant", "content": r["rejected"]}]} for r in records]
     if template == "llamax-alpaca":
-        def prompt(messages):
-            return f"{ALPACA_HEADER_NO_INPUT}### Instruction:\n{messages[-1]['content']}\n### Response:\n"
-        return [{"prompt": prompt(r["prompt"]), "chosen": r["chosen"], "rejected": r["rejected"]} for r in records]
+        return [{"prompt": alpaca_prompt(r["prompt"][-1]["content"]) + "\n", "chosen": r["chosen"],
+                 "rejected": r["rejected"]} for r in records]
     raise InputError(f"unknown DPO template {template!r} (chat or llamax-alpaca)")
 
 

@@ -15,7 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
-from lingualift.io import InputError, write_json
+from lingualift.core.io import InputError, write_json
 
 
 def merge(adapter: str | Path, out: str | Path, base: str | None = None) -> dict:
@@ -32,7 +32,7 @@ def merge(adapter: str | Path, out: str | Path, base: str | None = None) -> dict
     base = base or meta.get("base_model") or config.get("base_model_name_or_path")
     if not base:
         raise InputError("the adapter does not name its base model; pass --base", adapter / "adapter_config.json")
-    from lingualift.models import resolve_spec
+    from lingualift.inference.models import resolve_spec
 
     directory, _ = resolve_spec(base)
     model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)

@@ -12,97 +12,18 @@ transformers turns into attention that stays inside each example.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from lingualift.io import InputError, iter_lines
+from lingualift.core.io import InputError
+from lingualift.core.records import read_instructions
+from lingualift.inference.prompts import alpaca_prompt
 from lingualift.train import common
 from lingualift.train.config import TrainConfig
-
-ROLES = ("system", "user", "assistant")
-# ShareGPT/LLaMA-Factory role names, read as ours.
-_SHAREGPT = {"human": "user", "gpt": "assistant", "system": "system", "user": "user", "assistant": "assistant"}
-
-ALPACA_HEADER = ("Below is an instruction that describes a task, paired with an input that provides "
-                 "further context. Write a response that appropriately completes the request.\n")
-ALPACA_HEADER_NO_INPUT = "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n"
-
-
-def to_messages(record: dict, require_assistant: bool = True) -> list[dict]:
-    """DESIGN.md instruction records, Alpaca records and ShareGPT `conversations`, as messages."""
-    if "messages" in record:
-        messages = record["messages"]
-    elif "instruction" in record and "output" in record:
-        user = record["instruction"] + (f"\n\n{record['input']}" if record.get("input") else "")
-        messages = [{"role": "user", "content": user}, {"role": "assistant", "content": record["output"]}]
-    elif "conversations" in record:
-        messages = [{"role": _SHAREGPT.get(turn.get("from"), turn.get("from")), "content": turn.get("value")}
-                    for turn in record["conversations"]]
-    else:
-        raise ValueError("expected messages, instruction/input/output or conversations")
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("messages must be a non-empty list")
-    for turn in messages:
-        if not isinstance(turn, dict) or turn.get("role") not in ROLES:
-            role = turn.get("role") if isinstance(turn, dict) else turn
-            raise ValueError(f"unknown role {role!r} (expected {', '.join(ROLES)})")
-        if not isinstance(turn.get("content"), str):
-            raise ValueError(f"a {turn['role']} message without string content")
-    if require_assistant and not any(turn["role"] == "assistant" for turn in messages):
-        raise ValueError("no assistant message to learn from")
-    return messages
-
-
-def read_records(path: str) -> list[tuple[int, dict]]:
-    """(line or item number, record) from JSONL or a JSON list, stopping at the first bad one."""
-    p = Path(path)
-    if p.suffix == ".json":
-        try:
-            items = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("file not found", path) from None
-        except json.JSONDecodeError as err:
-            raise InputError(f"malformed JSON ({err.msg})", path, err.lineno) from None
-        if not isinstance(items, list):
-            raise InputError("expected a JSON list of records", path)
-        return list(enumerate(items, start=1))
-    out = []
-    for number, text, error in iter_lines(path):
-        if error:
-            raise InputError(error, path, number)
-        if not text.strip():
-            continue
-        try:
-            out.append((number, json.loads(text)))
-        except json.JSONDecodeError as err:
-            raise InputError(f"malformed JSON ({err.msg}, column {err.colno})", path, number) from None
-    if not out:
-        raise InputError("no records", path)
-    return out
-
-
-def read_instructions(path: str) -> list[dict]:
-    """Records with their messages checked; the first bad one stops with file:line."""
-    out = []
-    for number, record in read_records(path):
-        try:
-            if not isinstance(record, dict):
-                raise ValueError("expected a JSON object")
-            out.append({**record, "messages": to_messages(record)})
-        except ValueError as err:
-            raise InputError(str(err), path, number) from None
-    return out
-
 
 def _alpaca_parts(record: dict) -> tuple[str, str]:
     messages = record["messages"]
     if [m["role"] for m in messages if m["role"] != "system"] != ["user", "assistant"]:
         raise InputError("the llamax-alpaca template takes single-turn examples (use template: chat)")
     instruction = record.get("instruction", messages[-2]["content"])
-    given = record.get("input", "")
-    header = ALPACA_HEADER if given else ALPACA_HEADER_NO_INPUT
-    prompt = f"{header}### Instruction:\n{instruction}\n" + (f"### Input:\n{given}\n" if given else "") + "### Response:"
-    return prompt, messages[-1]["content"]
+    return alpaca_prompt(instruction, record.get("input", "")), messages[-1]["content"]
 
 
 def encode(tokenizer, record: dict, template: str, max_length: int) -> tuple[list[int], list[int]]:

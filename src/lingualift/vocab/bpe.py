@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lingualift.io import InputError
+from lingualift.core.io import InputError
 
 SENTENCEPIECE, BYTE_LEVEL = "sentencepiece", "byte-level"
 _NORMAL = 1  # sentencepiece ModelProto.SentencePiece.Type.NORMAL
@@ -120,7 +120,7 @@ def load_base(spec: str) -> tuple[BaseTokenizer, Path | None]:
             raise InputError("SentencePiece model not found", spec)
         proto = read_proto(spec)
         return BaseTokenizer(SENTENCEPIECE, sp_to_hf(proto), proto, _sp_config(proto)), None
-    from lingualift.models import resolve_spec
+    from lingualift.inference.models import resolve_spec
 
     directory, gguf = resolve_spec(spec)
     if gguf:
@@ -184,7 +184,7 @@ def unreachable(base: BaseTokenizer, tokens: list[str]) -> list[str]:
 
 def save(base: BaseTokenizer, out: Path) -> None:
     """tokenizer.json (+ tokenizer.model) and a config that makes AutoTokenizer use them as is."""
-    from lingualift.io import write_json, write_text
+    from lingualift.core.io import write_json, write_text
 
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "tokenizer.json", base.tokenizer.to_str(pretty=True))

@@ -11,33 +11,34 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
-from lingualift import languages
-from lingualift.io import InputError, read_lines, write_json, write_text
+from lingualift.lang import languages
+from lingualift.core.io import InputError, read_lines, write_json, write_text
+from lingualift.core.provenance import provenance
 from lingualift.vocab import bpe, embeddings, select
+from lingualift.vocab.config import ExpandSettings
 from lingualift.vocab.fertility import Segmenter, analyze_language
 
 
 def _protect_lines(spec: str) -> list[str]:
     """English text whose segmentation must not change: `flores:DIR` (its eng_Latn dev) or a file."""
     if spec.startswith("flores:"):
-        from lingualift.eval.sources import ENGLISH, load_side
+        from lingualift.corpora.sources import ENGLISH, load_side
 
         return list(load_side(spec, ENGLISH, "dev", "src").lines)
     return read_lines(spec)
 
 
-def _heldout(spec: str, langs: list[str], lines: slice) -> dict[str, list[str]]:
-    from lingualift.eval.sources import load_side
+def _heldout(spec: str, langs: list[str], lines: str) -> dict[str, list[str]]:
+    from lingualift.corpora.sources import heldout
 
-    out = {code: list(load_side(spec, code, "dev", "src").lines)[lines] for code in langs}
+    out = {code: heldout(spec, code, lines) for code in langs}
     for code, text in out.items():
         if not text:
-            raise InputError(f"no held-out lines for {code} in {spec} with the slice {lines.start}:{lines.stop}")
+            raise InputError(f"no held-out lines for {code} in {spec} with the range {lines}")
     return out
 
 
@@ -78,22 +79,20 @@ def _effect_md(manifest: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-def expand(model: str, corpus: list[str], langs: list[str], add: int, out: str | Path, *,
-           init: str = "mean", method: str = "continue", protect: list[str] | None = None,
-           heldout: str | None = None, heldout_lines: slice = slice(None), compare: list[str] | None = None,
-           seed: int = 0, dtype: str = "auto", overwrite: bool = False,
-           log: Callable[[str], None] = lambda message: None) -> dict:
-    """Expand `model`'s tokenizer by up to `add` tokens for `langs` and save the result to `out`."""
+def expand(settings: ExpandSettings, *, model: str, corpus: list[str], langs: list[str], out: str | Path,
+           overwrite: bool = False, log: Callable[[str], None] = lambda message: None) -> dict:
+    """Expand `model`'s tokenizer by up to `settings.add` tokens for `langs` and save the result to `out`."""
+    s = settings
+    add, init, method, heldout, seed = s.add, s.init, s.method, s.heldout, s.seed
+    protect, compare = s.protect, [c for c in s.compare if c]
     out = Path(out)
-    if init not in embeddings.INITS:
-        raise InputError(f"unknown --init {init!r}; choose from {', '.join(embeddings.INITS)}")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputError("output folder exists and is not empty (pass --overwrite to replace it)", out)
     langs = [languages.resolve_code(code) for code in langs]
     started = time.time()
     base, model_dir = bpe.load_base(model)
     lines = select.read_corpus(corpus, langs)
-    held = _heldout(heldout, langs, heldout_lines) if heldout else {}
+    held = _heldout(heldout, langs, s.heldout_lines) if heldout else {}
     protected_text = [line for spec in protect or [] for line in _protect_lines(spec)]
     protected = select.protected_joins(base, protected_text)
     log(f"{len(lines)} corpus lines, {len(protected_text)} protected lines; training {method} BPE")
@@ -121,7 +120,7 @@ def expand(model: str, corpus: list[str], langs: list[str], add: int, out: str |
              "expanded": len(expanded.tokenizer.get_vocab(with_added_tokens=True))}
     sizes["rows"] = sizes["expanded"]
     if model_dir is not None:
-        sizes["rows"] = _expand_model(model, base, tmp, held, new_ids, pieces, init, compare or [], seed, dtype,
+        sizes["rows"] = _expand_model(model, base, tmp, held, new_ids, pieces, init, compare, seed, s.dtype,
                                       effect["perplexity"], log)
     manifest = {
         "base": model, "family": base.family, "method": method, "langs": langs, "requested": add,
@@ -130,10 +129,9 @@ def expand(model: str, corpus: list[str], langs: list[str], add: int, out: str |
         "new_tokens_file": "new_tokens.tsv", "vocab": sizes, "selection": counts,
         "corpus": {"files": _fingerprint(corpus), "lines": len(lines)},
         "protect": {"sources": list(protect or []), "lines": len(protected_text), "joins": len(protected)},
-        "heldout": {"data": heldout, "lines": f"{heldout_lines.start or ''}:{heldout_lines.stop or ''}"} if heldout else None,
-        "effect": effect, "seconds": round(time.time() - started, 2),
-        "command": " ".join(["lingualift", *sys.argv[1:]]),
-        "versions": _versions(),
+        "heldout": {"data": heldout, "lines": s.heldout_lines} if heldout else None,
+        "effect": effect, "seconds": round(time.time() - started, 2), "settings": s.model_dump(),
+        **provenance(),
     }
     write_json(tmp / "manifest.json", manifest)
     write_text(tmp / "effect.md", _effect_md(manifest))
@@ -151,8 +149,8 @@ def _expand_model(spec: str, base: bpe.BaseTokenizer, tmp: Path, held: dict[str,
 
     from transformers import AutoTokenizer
 
-    from lingualift import models
-    from lingualift.eval.perplexity import nll
+    from lingualift.inference import models
+    from lingualift.inference.perplexity import nll
 
     model, _ = models.load(spec, dtype)
     with tempfile.TemporaryDirectory() as scratch:
@@ -173,14 +171,3 @@ def _expand_model(spec: str, base: bpe.BaseTokenizer, tmp: Path, held: dict[str,
     embeddings.apply_init(model, resized, new_ids, pieces, init, seed)
     model.save_pretrained(tmp)
     return resized["rows"]
-
-
-def _versions() -> dict:
-    import sentencepiece
-    import tokenizers
-    import transformers
-
-    from lingualift import __version__
-
-    return {"lingualift": __version__, "transformers": transformers.__version__,
-            "tokenizers": tokenizers.__version__, "sentencepiece": sentencepiece.__version__}

@@ -17,9 +17,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from lingualift.io import InputError, batched, iter_lines
-from lingualift.languages import resolve_code
-from lingualift.scripts import char_script
+from lingualift.core.io import InputError, batched, iter_lines
+from lingualift.core.records import parse_line
+from lingualift.lang.languages import resolve_code
+from lingualift.lang.scripts import char_script
 from lingualift.vocab.bpe import BYTE_LEVEL, SENTENCEPIECE, BaseTokenizer, add_tokens, unreachable
 
 # A target tokenizer twice the requested size leaves room for the tokens the base already
@@ -48,7 +49,9 @@ def read_corpus(paths: list[str], langs: list[str]) -> list[str]:
             if not text.strip():
                 continue
             try:
-                record = json.loads(text)
+                record, problem = parse_line(text)
+                if problem:
+                    raise ValueError(problem)
                 if "src" in record:
                     lines += [record[side] for side in ("src", "tgt") if resolve_code(record[f"{side}_lang"]) in langs]
                 elif resolve_code(record["lang"]) in langs:

@@ -1,0 +1,109 @@
+"""`lingualift data build / stats / sft / dpo`: training data from corpora."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from lingualift.cli.common import console, progress_bar
+from lingualift.cli.options import stage_command
+from lingualift.core.io import InputError
+from lingualift.data.config import DataConfig
+from lingualift.data.instructions import InstructionConfig
+from lingualift.data.preferences import PreferenceConfig
+
+data_app = typer.Typer(help="Build training data: clean, deduplicate, augment, mix, pack; instruction and "
+                            "preference data; inspect corpora.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")
+
+
+@stage_command(data_app, "build", DataConfig, path="data build",
+               config_help="Data config YAML (sources, clean, dedup, augment, mix, render, pack); required.")
+def data_build(
+    settings: DataConfig,
+    out: str = typer.Option(..., help="Output folder: shard-*.parquet, manifest.json (and rejects/)."),
+    only: Optional[str] = typer.Option(None, help="One piece, for a Slurm array: clean:I | merge | pack:B."),
+) -> None:
+    """Build packed, tokenised Parquet shards from a data config; resumes after a kill.
+
+    Example: lingualift data build --config recipes/data-demo.yaml --out runs/data-demo --workers 2
+    """
+    from lingualift.data.build import build
+
+    manifest = build(settings, out, only=only, progress=progress_bar)
+    if manifest is None:
+        console.print(f"{only}: done")
+        return
+    table = Table("language / direction", "documents", "tokens", "removed")
+    for group, row in manifest["languages"].items():
+        table.add_row(group, str(row["documents"]), str(row["tokens"]),
+                      str(sum(manifest["removed"].get(group, {}).values())))
+    console.print(table)
+    packing = manifest["packing"]
+    console.print(f"{packing['blocks']} blocks of {packing['block_size']} tokens, packing efficiency "
+                  f"{packing['efficiency']}, {len(manifest['shards'])} shard(s); manifest: {out}/manifest.json")
+
+
+@data_app.command("stats")
+def data_stats(
+    path: str = typer.Argument(..., help="A corpus file (.txt/.jsonl, optionally .gz/.zst/.xz) or a built folder."),
+    lang: Optional[str] = typer.Option(None, help="Language of a plain-text corpus."),
+) -> None:
+    """Per-language counts, length histograms and duplicate share of a corpus or dataset.
+
+    Example: lingualift data stats runs/demo/data     lingualift data stats corpus.sw.txt.gz --lang sw
+    """
+    from lingualift.data.stats import corpus_stats, dataset_stats
+
+    if Path(path).is_dir():
+        print(json.dumps(dataset_stats(path), indent=2, ensure_ascii=False))
+    else:
+        if ".jsonl" not in Path(path).name and not lang:
+            raise InputError("a plain-text corpus needs --lang", path)
+        print(json.dumps(corpus_stats(path, lang), indent=2, ensure_ascii=False))
+
+
+@stage_command(data_app, "sft", InstructionConfig, path="data sft",
+               config_help="YAML: sources (parallel), alpaca files, tasks with counts, dictionary, shots.")
+def data_sft(
+    settings: InstructionConfig,
+    out: str = typer.Option(..., help="Instruction JSONL to write (a .report.json is written beside it)."),
+) -> None:
+    """Build instruction data: LLaMAX translation instructions and Tower-style tasks (document MT,
+    terminology, post-editing, paraphrase, few-shot) from parallel data, plus Alpaca files.
+
+    Example: lingualift data sft --config recipes/sft-data-tiny.yaml --out runs/sft-tiny.jsonl
+    """
+    from lingualift.data.instructions import build
+
+    report = build(settings, out)
+    table = Table("task", "examples", "requested")
+    for task, n in sorted(report["tasks"].items()):
+        table.add_row(task, str(n), str(report["requested"].get(task, "all")))
+    console.print(table)
+    console.print(f"{report['examples']} examples -> {out} (mixture report: {out}.report.json)")
+
+
+@stage_command(data_app, "dpo", PreferenceConfig, path="data dpo",
+               config_help="YAML: sources (parallel), examples, both_directions, seed.")
+def data_dpo(
+    settings: PreferenceConfig,
+    out: str = typer.Option(..., help="Preference JSONL to write."),
+    model: Optional[str] = typer.Option(None, help="Use this model's own translations as the rejected answers."),
+) -> None:
+    """Build translation preference pairs: the reference is chosen, the model's output (or a
+    degraded reference) rejected.
+
+    Example: lingualift data dpo --config recipes/dpo-data-tiny.yaml --out runs/dpo-tiny.jsonl
+    """
+    from lingualift.data.preferences import build
+
+    report = build(settings, out, model)
+    console.print(f"{report['examples']} pairs -> {out}; rejected from {report['rejected_from']}")

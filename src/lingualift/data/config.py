@@ -1,0 +1,168 @@
+"""The data config of `data build` (and the sources `data sft` / `data dpo` read).
+
+Language codes are resolved through the registry at validation time, so everything after
+this point sees canonical FLORES-200 codes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from lingualift.core.config import StrictModel
+from lingualift.lang.languages import resolve_code
+
+
+def _code(value: Optional[str]) -> Optional[str]:
+    return None if value is None else resolve_code(value)
+
+
+class Source(StrictModel):
+    """One input. `paths` holds two aligned files for `pairs`; `path` everything else."""
+
+    type: Literal["text", "jsonl", "pairs", "tsv", "flores", "parquet", "hf"]
+    name: Optional[str] = None
+    path: Optional[str] = None
+    paths: Optional[list[str]] = None
+    lang: Optional[str] = None  # text sources, and jsonl/parquet records without "lang"
+    src_lang: Optional[str] = None
+    tgt_lang: Optional[str] = None
+    langs: list[str] = Field(default_factory=list)  # flores: monolingual languages
+    pairs: list[str] = Field(default_factory=list)  # flores: directions such as eng_Latn-swh_Latn
+    split: str = "dev"  # flores split / hf split
+    lines: Optional[str] = None  # flores: only these lines of each file, START:END (hold the rest out)
+    subset: Optional[str] = None  # hf config name
+    text_field: str = "text"
+
+    _resolve = field_validator("lang", "src_lang", "tgt_lang")(_code)
+
+    @field_validator("langs")
+    @classmethod
+    def _langs(cls, value: list[str]) -> list[str]:
+        return [resolve_code(v) for v in value]
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Source":
+        if self.type == "pairs":
+            if not self.paths or len(self.paths) != 2:
+                raise ValueError("pairs needs paths: [SRC_FILE, TGT_FILE]")
+        elif not self.path:
+            raise ValueError(f"{self.type} needs path")
+        if self.type in ("pairs", "tsv") and not (self.src_lang and self.tgt_lang):
+            raise ValueError(f"{self.type} needs src_lang and tgt_lang")
+        if self.type == "text" and not self.lang:
+            raise ValueError("text needs lang")
+        if self.type == "flores" and not (self.langs or self.pairs):
+            raise ValueError("flores needs langs and/or pairs")
+        return self
+
+    def label(self, index: int) -> str:
+        return self.name or f"{index:03d}-{self.type}"
+
+    def inputs(self) -> list[str]:
+        """Local files and folders this source reads (none for a hub dataset)."""
+        if self.type == "hf" and not Path(self.path).exists():
+            return []
+        return list(self.paths or [self.path])
+
+
+class CleanConfig(StrictModel):
+    nfc: bool = True
+    min_chars: int = 1
+    max_chars: int = 20000
+    min_words: int = 1
+    max_words: int = 5000
+    max_length_ratio: float = 3.0  # pairs: longer side / shorter side, in characters
+    drop_identical_pairs: bool = True
+    script: bool = True
+    langid: bool = True
+    # lid.176 (lite) is unsure on short text and weak on some languages (short Swahili reads
+    # as Finnish or Catalan): it vetoes a line only when this sure and the line's language
+    # is not among its top three.
+    langid_min_score: float = 0.9
+    max_url_email_ratio: float = 0.3  # share of characters inside URLs or e-mail addresses
+
+
+class DedupConfig(StrictModel):
+    exact: bool = True
+    near: bool = False  # MinHash LSH; off by default: sentence corpora are mostly exact dups
+    near_threshold: float = 0.8  # estimated Jaccard similarity of character 5-gram sets
+    num_perm: int = 64
+    pair_keys: list[Literal["pair", "src", "tgt"]] = Field(default_factory=lambda: ["pair"])
+
+
+class AugmentConfig(StrictModel):
+    dictionary: str  # muse:FILE | tsv:FILE | wechsel:DIR | dictd:INDEX_FILE | panlex:FILE
+    src_lang: str
+    tgt_lang: str
+    mode: Literal["codeswitch", "pseudo-parallel", "parallel-source"] = "codeswitch"
+    ratio: float = Field(0.3, gt=0, le=1)  # share of dictionary-covered words replaced
+    max_replacements: int = 10
+    fraction: float = Field(1.0, gt=0, le=1)  # share of eligible records augmented
+    pivot: Optional[str] = None  # second en-Y dictionary: X->Y through English
+    seed: int = 0
+
+    _resolve = field_validator("src_lang", "tgt_lang")(_code)
+
+
+class MixConfig(StrictModel):
+    temperature: float = 1.0  # p_g ∝ n_g^(1/T); T > 1 flattens towards scarce groups
+    min_per_group: int = 0  # LLaMAX: upsample scarce directions by repetition up to this
+    caps: dict[str, int] = Field(default_factory=dict)  # group -> max records
+    shares: dict[str, float] = Field(default_factory=dict)  # fixed shares, e.g. swh 0.75 / eng 0.25
+    total: Optional[int] = None  # with shares: records in all; default the most without upsampling
+    mono_share: Optional[float] = Field(None, ge=0, le=1)  # monolingual share of all records
+    seed: int = 0
+
+    @field_validator("shares", "caps")
+    @classmethod
+    def _groups(cls, value: dict) -> dict:
+        return {_group_key(k): v for k, v in value.items()}
+
+
+def _group_key(key: str) -> str:
+    """Group names: a language code (monolingual) or SRC-TGT (parallel), any spelling."""
+    if "-" in key:
+        src, tgt = key.split("-", 1)
+        return f"{resolve_code(src)}-{resolve_code(tgt)}"
+    return resolve_code(key)
+
+
+class RenderConfig(StrictModel):
+    pair_template: str = "{src}\n{tgt}"  # also {src_lang} {tgt_lang} (English names)
+    both_directions: bool = True
+
+
+class PackConfig(StrictModel):
+    tokenizer: str = "tiny"  # any model spec; only its tokenizer is loaded
+    block_size: int = 2048
+    docs_per_shard: int = 20000  # one shard is shuffled and packed in memory: ~200 MB per worker
+
+
+# How a build runs, not what it makes: left out of its fingerprint.
+EXECUTION = ("workers", "skip_bad", "rejects")
+
+
+class DataConfig(StrictModel):
+    sources: list[Source] = Field(..., description="inputs: text, jsonl, pairs, tsv, flores, parquet, hf")
+    clean: CleanConfig = Field(default_factory=CleanConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    augment: list[AugmentConfig] = Field(default_factory=list)
+    mix: MixConfig = Field(default_factory=MixConfig)
+    render: RenderConfig = Field(default_factory=RenderConfig)
+    pack: PackConfig = Field(default_factory=PackConfig)
+    seed: int = Field(0, description="seed of mixing and shuffling")
+    workers: int = Field(1, ge=1, description="processes for the per-source and per-shard stages")
+    skip_bad: bool = Field(False, description="skip and count unreadable lines instead of stopping")
+    rejects: bool = Field(False, description="write removed records with their reason to OUT/rejects/")
+
+    def inputs(self) -> list[str]:
+        """Every local file or folder the build reads: sources and dictionaries."""
+        from lingualift.core.fingerprint import spec_paths
+
+        found = [p for source in self.sources for p in source.inputs()]
+        for a in self.augment:
+            found += spec_paths(a.dictionary) + (spec_paths(a.pivot) if a.pivot else [])
+        return found

@@ -1,0 +1,196 @@
+"""Batched generation behind one interface: `generate(prompts, params) -> list[str]`.
+
+The hf engine sorts prompts by length so each batch pads little, pads on the left so every
+row's continuation starts at the same column, and stops a row once its continuation holds a
+stop string after its first non-blank character (a newline right after "### Response:" is
+not the end of the answer). The vllm engine is used when vllm and a GPU are present.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from lingualift.core.io import InputError
+
+
+@dataclass
+class GenerationParams:
+    max_new_tokens: int = 256
+    num_beams: int = 1
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    batch_size: int = 16
+    stop: tuple[str, ...] = ("\n",)
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GenerationStats:
+    lines: int = 0
+    new_tokens: int = 0
+    seconds: float = 0.0
+    batches: int = 0
+
+    @property
+    def lines_per_s(self) -> float:
+        return self.lines / self.seconds if self.seconds else 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "lines_per_s": round(self.lines_per_s, 3),
+                "tokens_per_s": round(self.tokens_per_s, 3)}
+
+
+@dataclass
+class Generator:
+    """A loaded model with its engine; `generate` is the only thing callers use."""
+
+    model: object
+    tokenizer: object
+    engine: str = "hf"
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+    def generate(self, prompts: list[str], params: GenerationParams,
+                 progress: Callable[[int], None] | None = None) -> list[str]:
+        start = time.perf_counter()
+        if self.engine == "vllm":
+            outputs = _generate_vllm(self.model, prompts, params, self.stats)
+        else:
+            outputs = _generate_hf(self.model, self.tokenizer, prompts, params, self.stats, progress)
+        self.stats.lines += len(prompts)
+        self.stats.seconds += time.perf_counter() - start
+        return outputs
+
+
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
+    """Text up to the first stop string that follows its first non-blank character."""
+    begin = len(text) - len(text.lstrip())
+    cuts = [i for i in (text.find(s, begin + 1) for s in stop) if i >= 0]
+    return text[:min(cuts)] if cuts else text
+
+
+class _StopOnStrings:
+    """Per-row stopping criterion (transformers accepts a bool tensor of shape [batch])."""
+
+    def __init__(self, tokenizer, prompt_len: int, stop: tuple[str, ...]):
+        self.tokenizer, self.prompt_len, self.stop = tokenizer, prompt_len, stop
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
+        return torch.tensor([cut_at_stop(t, self.stop) != t for t in texts], device=input_ids.device)
+
+
+def _encode(tokenizer, prompts: list[str]) -> list[list[int]]:
+    """Token ids of each prompt, with the tokenizer's BOS unless the prompt already has it
+    (chat templates such as Gemma's write it themselves)."""
+    bos = tokenizer.bos_token
+    return [tokenizer(p, add_special_tokens=not (bos and p.startswith(bos)))["input_ids"] for p in prompts]
+
+
+def _generate_hf(model, tokenizer, prompts, params, stats, progress) -> list[str]:
+    import torch
+    from transformers import StoppingCriteriaList
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad_id is None:
+        raise InputError("the tokenizer has neither a pad nor an EOS token; cannot batch")
+    encoded = _encode(tokenizer, prompts)
+    # Longer than the context leaves room for: keep the end (lm-eval's left truncation; the
+    # question stays, the oldest few-shot examples go).
+    room = (getattr(model.config, "max_position_embeddings", None) or 0) - params.max_new_tokens
+    if room > 0:
+        encoded = [ids[-room:] for ids in encoded]
+    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))  # longest first: OOM shows at once
+    outputs: list[str] = [""] * len(prompts)
+    device = next(model.parameters()).device
+    torch.manual_seed(params.seed)
+    for start in range(0, len(order), params.batch_size):
+        idx = order[start:start + params.batch_size]
+        width = max(len(encoded[i]) for i in idx)
+        ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for row, i in enumerate(idx):
+            ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
+            mask[row, width - len(encoded[i]):] = 1
+        criteria = StoppingCriteriaList([_StopOnStrings(tokenizer, width, params.stop)]) if params.stop else None
+        sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p} \
+            if params.do_sample else {"do_sample": False}
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=ids.to(device), attention_mask=mask.to(device),
+                max_new_tokens=params.max_new_tokens, num_beams=params.num_beams,
+                pad_token_id=pad_id, stopping_criteria=criteria, **sampling,
+            )
+        new = out[:, width:]
+        for row, i in enumerate(idx):
+            tokens = new[row]
+            stats.new_tokens += int((tokens != pad_id).sum())
+            outputs[i] = cut_at_stop(tokenizer.decode(tokens, skip_special_tokens=True), params.stop)
+        stats.batches += 1
+        if progress:
+            progress(len(idx))
+    return outputs
+
+
+def _generate_vllm(llm, prompts, params, stats) -> list[str]:
+    from vllm import SamplingParams
+
+    # vLLM's own stop strings would end a row at a newline before the answer starts, so
+    # rows run to max_tokens / EOS and are cut afterwards.
+    if params.num_beams > 1:
+        from vllm.sampling_params import BeamSearchParams
+
+        results = llm.beam_search([{"prompt": p} for p in prompts],
+                                  BeamSearchParams(beam_width=params.num_beams, max_tokens=params.max_new_tokens))
+        texts = [r.sequences[0].text for r in results]
+    else:
+        sampling = SamplingParams(
+            max_tokens=params.max_new_tokens, seed=params.seed,
+            temperature=params.temperature if params.do_sample else 0.0, top_p=params.top_p)
+        results = llm.generate(prompts, sampling, use_tqdm=False)
+        texts = [r.outputs[0].text for r in results]
+        stats.new_tokens += sum(len(r.outputs[0].token_ids) for r in results)
+    return [cut_at_stop(t, params.stop) for t in texts]
+
+
+def vllm_available() -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def load_generator(spec: str, engine: str = "auto", dtype: str = "auto") -> Generator:
+    """A Generator for a model spec; `auto` picks vllm when it can run, else hf."""
+    from lingualift.inference import models
+
+    if engine == "auto":
+        engine = "vllm" if vllm_available() else "hf"
+    if engine == "vllm":
+        if not vllm_available():
+            raise InputError("engine vllm needs `pip install vllm` and a CUDA GPU")
+        from vllm import LLM
+
+        directory, gguf = models.resolve_spec(spec)
+        llm = LLM(model=str(directory / gguf) if gguf else str(directory),
+                  dtype="auto" if dtype == "auto" else {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[dtype])
+        return Generator(llm, llm.get_tokenizer(), "vllm")
+    if engine != "hf":
+        raise InputError(f"unknown engine {engine!r}; choose auto, hf or vllm")
+    model, tokenizer = models.load(spec, dtype=dtype)
+    tokenizer.padding_side = "left"
+    return Generator(model, tokenizer, "hf")

@@ -1,0 +1,148 @@
+"""A recipe: one YAML file that says what the whole loop does, validated before anything runs.
+
+Stages run in this order, each optional except the model: `vocab` (expand the tokenizer)
+-> `data` (build CPT shards, packed with the final tokenizer, which is why it follows
+vocab) -> `cpt` -> `sft` -> `dpo` -> `eval` (base and adapted model, same settings) ->
+`report`. Each stage embeds the settings model of its command unchanged (`vocab expand`'s
+ExpandSettings, `data build`'s DataConfig, `train`'s TrainSettings, `eval translate`'s
+TranslateSettings), plus the inputs only a recipe names (corpora, SFT data); models, shards
+and output folders are filled in by the runner from the stages before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from lingualift.core.config import CommaList, StrictModel, read_yaml, validate
+from lingualift.core.fingerprint import spec_paths
+from lingualift.core.io import InputError
+from lingualift.data.config import DataConfig, Source
+from lingualift.data.instructions import InstructionConfig
+from lingualift.data.preferences import PreferenceConfig
+from lingualift.eval.config import TranslateSettings
+from lingualift.lang.languages import resolve_many
+from lingualift.train.config import TrainSettings
+from lingualift.vocab.config import ExpandSettings
+
+STAGES = ("vocab", "data", "cpt", "sft", "dpo", "eval", "report")
+
+# Keys of earlier recipe versions, and what replaced them: a one-line error, not a silent change.
+RENAMED = {
+    ("sft", "train"): "training settings now sit directly under sft: (lr, max_steps, ...), beside data:",
+    ("dpo", "train"): "training settings now sit directly under dpo: (lr, max_steps, beta, ...), beside data:",
+    ("eval", "generation"): "generation settings now sit directly under eval: (num_beams, max_new_tokens, "
+                            "batch_size, ...)",
+}
+
+
+def _source_inputs(sources: list[Source]) -> list[str]:
+    return [p for s in sources for p in s.inputs()]
+
+
+class VocabStage(ExpandSettings):
+    corpus: CommaList = Field(default_factory=list, description="text files / DESIGN.md JSONL")
+    flores: Optional[str] = Field(None, description="flores:DIR: also learn from these FLORES dev lines of each "
+                                                    "language")
+    flores_lines: str = Field(":", description="START:END of those lines (keep the held-out part out)")
+
+    def inputs(self) -> list[str]:
+        specs = [*self.corpus, *(self.protect or []), *([self.flores] if self.flores else []),
+                 *([self.heldout] if self.heldout else [])]
+        return [p for spec in specs for p in spec_paths(spec)]
+
+
+class CptStage(TrainSettings):
+    def inputs(self) -> list[str]:
+        return spec_paths(self.eval_data) if self.eval_data else []
+
+
+class SftStage(TrainSettings):
+    data: Union[str, InstructionConfig] = Field(..., description="instruction JSONL/JSON, or how to build it "
+                                                                 "(a `data sft` config)")
+
+    def inputs(self) -> list[str]:
+        if isinstance(self.data, str):
+            return [self.data]
+        dictionary = spec_paths(self.data.dictionary) if self.data.dictionary else []
+        return [*_source_inputs(self.data.sources), *self.data.alpaca, *dictionary]
+
+
+class DpoStage(TrainSettings):
+    data: Union[str, PreferenceConfig] = Field(..., description="preference JSONL/JSON, or how to build it "
+                                                                "(a `data dpo` config)")
+
+    def inputs(self) -> list[str]:
+        return [self.data] if isinstance(self.data, str) else _source_inputs(self.data.sources)
+
+
+class EvalStage(TranslateSettings):
+    data: str = Field(..., description="flores:DIR | tsv:... | hf:NAME, as `eval translate --data`")
+    ppl_lines: Optional[str] = Field(None, description="FLORES dev lines held out for per-character perplexity, "
+                                                       "START:END")
+
+    def inputs(self) -> list[str]:
+        return spec_paths(self.data)
+
+
+class Fallback(StrictModel):
+    """Another recipe to run when a data folder is absent (the demo without ../shared/data)."""
+
+    missing: str  # when this path does not exist...
+    recipe: str  # ...run this recipe instead (relative to this recipe's folder)
+    note: str  # and say why, and what the numbers then mean
+
+
+class Recipe(StrictModel):
+    name: str
+    model: str
+    langs: CommaList
+    runs: str = "runs"  # the run folder is RUNS/NAME
+    vocab: Optional[VocabStage] = None
+    data: Optional[DataConfig] = None
+    cpt: Optional[CptStage] = None
+    sft: Optional[SftStage] = None
+    dpo: Optional[DpoStage] = None
+    eval: Optional[EvalStage] = None
+    fallback: Optional[Fallback] = None
+
+    @field_validator("langs")
+    @classmethod
+    def _langs(cls, value: list[str]) -> list[str]:
+        """Codes or names; `llamax` stands for LLaMAX's 102 languages (FLORES-101), English aside."""
+        return resolve_many(value)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Recipe":
+        if self.cpt is not None and self.data is None:
+            raise ValueError("cpt needs a data stage (the shards it trains on)")
+        return self
+
+    def stages(self) -> list[str]:
+        return [s for s in STAGES if s == "report" or getattr(self, s) is not None]
+
+    def folder(self) -> Path:
+        return Path(self.runs) / self.name
+
+
+def _renamed(raw, lines: dict, path) -> None:
+    if not isinstance(raw, dict):
+        return
+    for (stage, key), hint in RENAMED.items():
+        if isinstance(raw.get(stage), dict) and key in raw[stage]:
+            raise InputError(f"{stage}.{key}: {hint}", path, lines.get((stage, key)))
+
+
+def load(path: str | Path, say=print) -> Recipe:
+    """The recipe, or its fallback when the data it names is absent (said, never silent)."""
+    raw, lines = read_yaml(path)
+    _renamed(raw, lines, path)
+    recipe = validate(Recipe, raw, path=path, lines=lines)
+    fallback = recipe.fallback
+    if fallback is not None and not Path(fallback.missing).exists():
+        target = Path(path).parent / fallback.recipe
+        say(f"{fallback.missing} not found: running {target} instead. {fallback.note}")
+        return load(target, say)
+    return recipe

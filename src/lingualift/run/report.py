@@ -1,0 +1,69 @@
+"""The run's final page: what improved, read from the stages' declared outputs.
+
+Before/after translation scores per direction (base model against adapted, same settings),
+held-out per-character perplexity, fertility change from vocabulary expansion, the loss
+curves of every training stage (embedded PNGs), and links to every artefact. `summary`
+gives the numbers (also saved as summary.json); `render` returns the page; neither writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from lingualift.core.pages import render as render_page
+
+LOWER_IS_BETTER = ("ter", "off_target", "repetition", "over_generation")
+
+
+def _json(path: str | None) -> dict | None:
+    return json.loads(Path(path).read_text(encoding="utf-8")) if path and Path(path).is_file() else None
+
+
+def summary(outputs: dict[str, dict]) -> dict:
+    """The numbers the page shows, from the outputs each stage declared."""
+    out: dict = {"translation": {}, "perplexity": {}, "fertility": {}}
+    evaluation = outputs.get("eval", {})
+    base, adapted = _json(evaluation.get("base")), _json(evaluation.get("adapted"))
+    if base and adapted:
+        before = {d["direction"]: d["scores"] for d in base["directions"]}
+        for d in adapted["directions"]:
+            out["translation"][d["direction"]] = {
+                metric: {"base": before[d["direction"]][metric]["score"], "adapted": s["score"]}
+                for metric, s in d["scores"].items() if s.get("score") is not None and metric in before[d["direction"]]}
+    ppl = _json(evaluation.get("perplexity"))
+    for code, roles in (ppl or {}).get("languages", {}).items():
+        out["perplexity"][code] = {role: round(v["ppl_char"], 3) for role, v in roles.items()}
+    vocab = _json(outputs.get("vocab", {}).get("manifest"))
+    for code, f in ((vocab or {}).get("effect", {}).get("fertility") or {}).items():
+        out["fertility"][code] = {"before": f["before"]["tokens_per_word"], "after": f["after"]["tokens_per_word"],
+                                  "change": round(f["change"], 4)}
+    if vocab:
+        out["vocab"] = {"added": vocab["added"], **vocab["vocab"]}
+    return out
+
+
+def _row(before, after, higher_is_better: bool = True) -> dict:
+    changed = before is not None and after is not None and after != before
+    better = changed and (after > before) == higher_is_better
+    return {"before": before, "after": after, "change": after - before if changed else 0.0 if after is not None else None,
+            "cls": "up" if better else "down" if changed else ""}
+
+
+def render(recipe, model: str, numbers: dict, outputs: dict[str, dict], folder: Path) -> str:
+    metrics = sorted({m for d in numbers["translation"].values() for m in d})
+    translation = {direction: [_row(scores.get(m, {}).get("base"), scores.get(m, {}).get("adapted"),
+                                    m not in LOWER_IS_BETTER) for m in metrics]
+                   for direction, scores in numbers["translation"].items()}
+    perplexity = {code: _row(v.get("base"), v.get("adapted"), False) for code, v in numbers["perplexity"].items()}
+    fertility = {code: _row(v["before"], v["after"], False) for code, v in numbers["fertility"].items()}
+    curves = [(stage, Path(outputs[stage]["loss_png"]).read_bytes()) for stage in ("cpt", "sft", "dpo")
+              if stage in outputs and Path(outputs[stage].get("loss_png", "")).is_file()]
+    links = {stage: [os.path.relpath(p, folder) for name, p in sorted(found.items())
+                     if name not in ("model", "shards") and Path(p).exists()]
+             for stage, found in outputs.items()}
+    return render_page("run_report.html.j2", recipe=recipe, model=model, metrics=metrics, translation=translation,
+                       perplexity=perplexity, fertility=fertility, vocab=numbers.get("vocab"), curves=curves,
+                       links=links, eval_report=os.path.relpath(outputs["eval"]["adapted_report"], folder)
+                       if "eval" in outputs else None)

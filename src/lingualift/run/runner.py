@@ -1,0 +1,130 @@
+"""`lingualift run RECIPE`: every stage of a recipe, each cached by a fingerprint.
+
+A stage's fingerprint hashes its own settings, the stamps of the input files it declares
+(`inputs()` of its recipe model; see core/fingerprint.py) and the fingerprint of the stage
+before it, so changing an SFT setting re-runs SFT and what follows but not the data. A stage
+folder holds `stage.json` ({fingerprint, done}) and, once done, `outputs.json` (its declared
+outputs). A finished stage with the same fingerprint is skipped, an unfinished one resumes
+(training from its last complete checkpoint, data build from its markers, evaluation from
+its per-direction cache), and one whose fingerprint changed starts over. A stage whose
+needed artifact comes from a stage that has not run is refused in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from lingualift.core.fingerprint import digest
+from lingualift.core.io import InputError, write_json
+from lingualift.core.progress import ProgressFactory
+from lingualift.run.recipe import STAGES, Recipe
+from lingualift.run.stages import STAGES as DEFINITIONS
+from lingualift.run.stages import Context
+
+
+@dataclass
+class Step:
+    stage: str
+    folder: Path
+    fingerprint: str
+    status: str  # done | resume | run
+    inputs: list[str]
+
+
+def _settings(recipe: Recipe, stage: str) -> dict:
+    value = getattr(recipe, stage) if stage != "report" else None
+    return value.model_dump(mode="json") if value is not None else {}
+
+
+def _inputs(recipe: Recipe, stage: str) -> list[str]:
+    value = getattr(recipe, stage) if stage != "report" else None
+    return value.inputs() if hasattr(value, "inputs") else []
+
+
+def _state(folder: Path, name: str = "stage.json") -> dict:
+    path = folder / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def plan(recipe: Recipe) -> list[Step]:
+    """Each stage with its folder, fingerprint and status."""
+    steps, upstream = [], digest({"model": recipe.model, "langs": recipe.langs})
+    for stage in recipe.stages():
+        inputs = sorted(set(_inputs(recipe, stage)))
+        fingerprint = digest({"stage": stage, "settings": _settings(recipe, stage), "upstream": upstream}, inputs)
+        folder = recipe.folder() / stage
+        state = _state(folder)
+        status = "run"
+        if state.get("fingerprint") == fingerprint:
+            status = "done" if state.get("done") and (folder / "outputs.json").is_file() else "resume"
+        steps.append(Step(stage, folder, fingerprint, status, inputs))
+        upstream = fingerprint
+    return steps
+
+
+def run(recipe: Recipe, *, start: str | None = None, only: str | None = None, dry_run: bool = False,
+        log: Callable[[str], None] = print, progress: ProgressFactory | None = None) -> list[Step]:
+    """Run the stages that are not done, plus all from `start`, or only `only`."""
+    steps = plan(recipe)
+    names = [s.stage for s in steps]
+    for flag, value in (("--from", start), ("--only", only)):
+        if value and value not in names:
+            raise InputError(f"{flag} {value!r}: this recipe's stages are {', '.join(names)} (all: {', '.join(STAGES)})")
+    # --from re-runs a stage and what follows; --only re-runs one stage, done or not
+    forced = set(names[names.index(start):]) if start else {only} if only else set()
+    ctx = Context(recipe, {"model": recipe.model}, {}, log, progress)
+    missing: dict[str, Step] = {}  # artifact -> the stage that should have made it and has not
+    for step in steps:
+        definition = DEFINITIONS[step.stage]
+        if only and step.stage != only:
+            if step.status == "done":
+                _restore(ctx, step)
+            else:
+                missing.update({artifact: step for artifact in definition.makes})
+            continue
+        if step.stage in forced:
+            step.status = "run"
+        log(f"{step.stage:<7} {step.status:<7} {step.folder}")
+        if dry_run:
+            for path in step.inputs:
+                if not Path(path).exists():
+                    log(f"        input not found (yet): {path}")
+            continue
+        if step.status == "done":
+            _restore(ctx, step)
+            continue
+        for artifact in definition.needs:
+            if artifact in missing:
+                maker = missing[artifact]
+                raise InputError(f"{step.stage} needs the {artifact} that {maker.stage} makes, and {maker.stage} has "
+                                 f"not run (no {maker.folder / 'outputs.json'}): run the recipe without --only, or "
+                                 f"with --from {maker.stage}")
+        _execute(ctx, step, definition)
+    return steps
+
+
+def _restore(ctx: Context, step: Step) -> None:
+    outputs = _state(step.folder, "outputs.json")
+    ctx.outputs[step.stage] = outputs
+    ctx.artifacts.update({k: outputs[k] for k in DEFINITIONS[step.stage].makes if k in outputs})
+
+
+def _execute(ctx: Context, step: Step, definition) -> None:
+    if step.status == "run" and step.folder.exists():
+        shutil.rmtree(step.folder)
+    step.folder.mkdir(parents=True, exist_ok=True)
+    write_json(step.folder / "stage.json", {"fingerprint": step.fingerprint, "done": False})
+    try:
+        outputs = definition.run(ctx, step.folder, step.status == "resume")
+    except InputError:
+        if step.status == "run":  # bad input leaves no half-made stage behind
+            shutil.rmtree(step.folder, ignore_errors=True)
+        raise
+    write_json(step.folder / "outputs.json", outputs)
+    write_json(step.folder / "stage.json", {"fingerprint": step.fingerprint, "done": True})
+    ctx.outputs[step.stage] = outputs
+    ctx.artifacts.update({k: outputs[k] for k in definition.makes})

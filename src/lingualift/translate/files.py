@@ -1,0 +1,140 @@
+"""`lingualift translate`: a file (or stdin) in, one translation per input line out.
+
+    lingualift translate --model runs/sft-tiny/model --src-lang en --tgt-lang sw notes.txt --out notes.sw.txt
+
+Inputs: plain text (one segment per line), JSONL (`--field`, the record comes back with a
+`translation` field) or TSV (`--column`, 1-based; the translation is printed alone).
+Empty lines come back empty without asking the model; newlines inside a translation become
+spaces, so the output always has as many lines as the input. Lines are read and translated
+in chunks, so output streams and memory stays flat. With `--out`, lines go to OUT.partial
+as each chunk finishes and the file is renamed to OUT at the end: a killed run started
+again with the same command skips the lines already in OUT.partial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, TextIO
+
+from lingualift.core.io import InputError, batched, decode_line, iter_lines
+from lingualift.core.progress import ProgressFactory, bar
+from lingualift.core.records import parse_line
+from lingualift.translate.config import FileTranslateSettings
+
+# Lines per generation call: large enough for full length-sorted batches, small enough that
+# output streams and a kill loses at most one chunk.
+CHUNK = 64
+
+
+@dataclass
+class Line:
+    number: int
+    text: str  # what is translated
+    record: dict | None = None  # JSONL input: the record the translation is added to
+
+
+def read_input(path: str, field: str = "text", column: int = 1) -> Iterator[Line]:
+    """Lines of a text/JSONL/TSV file or stdin ('-'), with file:line errors for bad ones."""
+    kind = "jsonl" if ".jsonl" in Path(path).name else "tsv" if Path(path).name.endswith((".tsv", ".tsv.gz")) else "text"
+    source = ((i, *decode_line(raw, i == 1)) for i, raw in enumerate(sys.stdin.buffer, start=1)) \
+        if path == "-" else iter_lines(path)
+    name = "<stdin>" if path == "-" else path
+    for number, text, error in source:
+        if error:
+            raise InputError(error, name, number)
+        if kind == "text":
+            yield Line(number, text)
+        elif kind == "tsv":
+            cells = text.split("\t")
+            if not text:
+                yield Line(number, "")
+            elif len(cells) < column:
+                raise InputError(f"expected at least {column} tab-separated columns, found {len(cells)}", name, number)
+            else:
+                yield Line(number, cells[column - 1])
+        elif not text.strip():
+            yield Line(number, "", {})
+        else:
+            record, problem = parse_line(text)
+            if problem:
+                raise InputError(problem, name, number)
+            if not isinstance(record, dict) or not isinstance(record.get(field), str):
+                raise InputError(f"expected a JSON object with a string {field!r} field", name, number)
+            yield Line(number, record[field], record)
+
+
+def _format(line: Line, translation: str) -> str:
+    translation = " ".join(translation.splitlines())
+    if line.record is None:
+        return translation
+    return json.dumps({**line.record, "translation": translation}, ensure_ascii=False) if line.record else ""
+
+
+def translate_stream(lines: Iterator[Line], translate: Callable[[list[str]], list[str]], sink: TextIO,
+                     skip: int = 0, progress: Callable[[int], None] | None = None) -> int:
+    """Translate `lines` chunk by chunk into `sink`, skipping the first `skip` (already done)."""
+    done = 0
+    for chunk in batched(lines, CHUNK):
+        todo = [line for line in chunk if line.number > skip]
+        if not todo:
+            continue
+        texts = [line.text for line in todo if line.text.strip()]
+        outputs = iter(translate(texts) if texts else [])
+        for line in todo:
+            sink.write(_format(line, next(outputs) if line.text.strip() else "") + "\n")
+        sink.flush()
+        done += len(todo)
+        if progress:
+            progress(len(todo))
+    return done
+
+
+def _complete_lines(path: Path) -> int:
+    """Lines fully written to a partial output; a line cut by a kill is dropped."""
+    data = path.read_bytes()
+    keep = data[:data.rfind(b"\n") + 1]
+    if len(keep) != len(data):
+        path.write_bytes(keep)
+    return keep.count(b"\n")
+
+
+def run(settings: FileTranslateSettings, *, model: str, path: str, out: str | None,
+        progress: ProgressFactory | None = None) -> int:
+    """Translate `path` into `out` (or stdout); returns the number of lines written this run."""
+    from lingualift.inference.generate import GenerationParams, load_generator
+    from lingualift.inference.prompts import get_template
+    from lingualift.lang.languages import resolve_code
+
+    s = settings
+    field, column, template = s.field, s.column, s.template
+    src, tgt = resolve_code(s.src_lang), resolve_code(s.tgt_lang)
+    if path != "-" and not Path(path).is_file():
+        raise InputError("file not found", path)
+    # A file is read once to check every line (and count them for the progress bar) before the
+    # model loads, then streamed again: memory stays flat on any file size.
+    total = sum(1 for _ in read_input(path, field, column)) if path != "-" else None
+    generator = load_generator(model, engine=s.engine)
+    chosen = get_template(template, generator.tokenizer)
+    if chosen.needs_examples:
+        raise InputError(f"template {template!r} needs few-shot examples; translate takes llamax-alpaca, "
+                         "tower-chatml, chat or a Jinja file")
+    params = GenerationParams(batch_size=s.batch_size, max_new_tokens=s.max_new_tokens, num_beams=s.num_beams,
+                              stop=chosen.stop)
+
+    def translate(texts: list[str]) -> list[str]:
+        prompts = [chosen.render(text, src, tgt, []) for text in texts]
+        return [chosen.extract(o, tgt) for o in generator.generate(prompts, params)]
+
+    source = read_input(path, field, column)
+    if out is None:
+        return translate_stream(source, translate, sys.stdout)
+    target, partial = Path(out), Path(f"{out}.partial")
+    skip = _complete_lines(partial) if partial.is_file() else 0
+    with partial.open("a", encoding="utf-8") as sink, bar(progress, "translating", total or 0, skip) as advance:
+        written = translate_stream(source, translate, sink, skip, advance)
+    os.replace(partial, target)
+    return written
