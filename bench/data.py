@@ -49,8 +49,8 @@ def naive(files: list[str], out: str) -> None:
     """The baseline: everything in memory, a set for dedup."""
     import json
 
-    from lingualift.data.config import CleanConfig
     from lingualift.data.clean import filters, reject_reason
+    from lingualift.data.config import CleanConfig
     from lingualift.data.dedup import key_text
 
     cfg = CleanConfig()

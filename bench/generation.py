@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from lingualift.inference.generate import GenerationParams, load_generator
 from lingualift.core.io import read_lines
+from lingualift.inference.generate import GenerationParams, load_generator
 from lingualift.inference.prompts import get_template
 
 DATA = Path(os.environ.get("LINGUALIFT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))

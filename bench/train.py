@@ -92,7 +92,8 @@ def main() -> None:
     for name, r in results.items():
         print(f"| {name:<7} | {r['useful'] / r['positions']:>15.3f} | {r['useful'] / r['seconds']:>15.0f} | "
               f"{r['positions'] / r['seconds']:>11.0f} | {r['seconds']:>7.1f} |")
-    ratio = (results["packed"]["useful"] / results["packed"]["seconds"]) / (results["padded"]["useful"] / results["padded"]["seconds"])
+    ratio = ((results["packed"]["useful"] / results["packed"]["seconds"])
+             / (results["padded"]["useful"] / results["padded"]["seconds"]))
     print(f"useful tokens/s, packed / padded: {ratio:.2f}x")
 
 

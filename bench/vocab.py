@@ -65,8 +65,9 @@ def main() -> None:
         for method in ("continue", "fresh"):
             expanded, added, seconds = expand(base, lines, n, protected, method)
             after = {code: tokens(expanded.tokenizer, text) for code, text in held.items()}
-            changed = sum(a.tokens != b.tokens for a, b in zip(base.tokenizer.encode_batch(english, add_special_tokens=False),
-                                                               expanded.tokenizer.encode_batch(english, add_special_tokens=False)))
+            changed = sum(a.tokens != b.tokens for a, b in zip(
+                base.tokenizer.encode_batch(english, add_special_tokens=False),
+                expanded.tokenizer.encode_batch(english, add_special_tokens=False)))
             results[name, method] = {"added": added, "seconds": seconds, "after": after, "english_changed": changed}
             print(f"{name} {method}: {added} tokens from {len(lines)} lines in {seconds:.1f} s", flush=True)
 
@@ -74,7 +75,8 @@ def main() -> None:
     header = "| language | base | " + " | ".join(f"{n} {m}" for n, m in results) + " |"
     print(header + "\n" + "|---" * (len(results) + 2) + "|")
     for code in SHOWN:
-        cells = [f"{results[key]['after'][code] / words[code]:.2f} ({100 * (results[key]['after'][code] / before[code] - 1):+.0f}%)"
+        cells = [f"{results[key]['after'][code] / words[code]:.2f} "
+                 f"({100 * (results[key]['after'][code] / before[code] - 1):+.0f}%)"
                  for key in results]
         print(f"| {code} | {before[code] / words[code]:.2f} | " + " | ".join(cells) + " |")
     print("| tokens added | | " + " | ".join(str(r["added"]) for r in results.values()) + " |")

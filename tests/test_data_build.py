@@ -13,10 +13,10 @@ import pytest
 import zstandard
 
 from conftest import ROOT, run_cli
-from lingualift.data.config import AugmentConfig, DataConfig, DedupConfig, MixConfig, PackConfig, Source
+from lingualift.core.io import InputError, read_lines
 from lingualift.data import augment, dictionaries, mix
 from lingualift.data.build import build
-from lingualift.core.io import InputError, read_lines
+from lingualift.data.config import AugmentConfig, DataConfig, DedupConfig, MixConfig, PackConfig, Source
 
 
 def _jsonl(path, records):
@@ -144,13 +144,14 @@ def test_swahili_parallel_source_uses_wechsel(shared, tmp_path):
     assert aug["lines"]["swh_Latn"] > 100 and aug["replaced_words"]["swh_Latn"] >= aug["lines"]["swh_Latn"]
     pairs = manifest["groups"]["eng_Latn-swh_Latn"]["available"]
     assert pairs == manifest["sources"][0]["kept"]["eng_Latn-swh_Latn"] - sum(
-        v for k, v in manifest["removed"]["eng_Latn-swh_Latn"].items() if k.startswith("duplicate")) + aug["lines"]["swh_Latn"]
+        v for k, v in manifest["removed"]["eng_Latn-swh_Latn"].items() if k.startswith("duplicate")
+    ) + aug["lines"]["swh_Latn"]
 
 
 def test_dictionary_formats_and_pivot(tmp_path):
     (tmp_path / "d.csv").write_text("source,target\ndog,mbwa\ncat,paka\n")
     assert dictionaries.load(f"panlex:{tmp_path}/d.csv", "swh_Latn") == {"dog": ["mbwa"], "cat": ["paka"]}
-    dog, cat = "dog\n1. Hund, Rüde\n".encode(), "cat\nKatze\n".encode()
+    dog, cat = "dog\n1. Hund, Rüde\n".encode(), b"cat\nKatze\n"
     (tmp_path / "x.dict").write_bytes(dog + cat)
     b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"  # dictd's offsets
     (tmp_path / "x.index").write_text(f"cat\t{b64[len(dog)]}\t{b64[len(cat)]}\ndog\tA\t{b64[len(dog)]}\n")

@@ -6,10 +6,10 @@ import pytest
 import sacrebleu
 
 from conftest import run_cli
+from lingualift.core.io import read_lines
 from lingualift.corpora.sources import parse_directions
 from lingualift.eval.config import TranslateSettings
 from lingualift.eval.translate import run
-from lingualift.core.io import read_lines
 
 DIRECTIONS = [("eng_Latn", "swh_Latn"), ("swh_Latn", "eng_Latn"), ("eng_Latn", "zho_Hans")]
 
@@ -34,8 +34,10 @@ def test_eval_translate_end_to_end_with_cache_and_compare(flores, tmp_path):
         refs = read_lines(flores / f"{record['tgt']}.dev")[:20]
         assert len(hyps) == record["n"] == 20
         tok = "zh" if record["tgt"] == "zho_Hans" else "13a"
-        assert record["scores"]["bleu"]["score"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs], tokenize=tok).score, abs=1e-9)
-        assert record["scores"]["chrf++"]["score"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score, abs=1e-9)
+        assert record["scores"]["bleu"]["score"] == pytest.approx(
+            sacrebleu.corpus_bleu(hyps, [refs], tokenize=tok).score, abs=1e-9)
+        assert record["scores"]["chrf++"]["score"] == pytest.approx(
+            sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score, abs=1e-9)
         assert record["scores"]["spbleu_flores200"]["score"] is None  # no SPM model offline: reported, not replaced
     saved = json.loads((out / "results.json").read_text())
     assert saved["meta"]["template"]["name"] == "llamax-alpaca"

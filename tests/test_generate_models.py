@@ -1,9 +1,9 @@
 import pytest
 
-from lingualift.inference import models
 from lingualift.core.assets import AssetUnavailable
-from lingualift.inference.generate import GenerationParams, load_generator
 from lingualift.core.io import read_lines
+from lingualift.inference import models
+from lingualift.inference.generate import GenerationParams, load_generator
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import pytest
 
-from lingualift.lang import languages
 from lingualift.core.io import InputError
+from lingualift.lang import languages
 
 
 def test_registry_matches_flores200_files(flores):

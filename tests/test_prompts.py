@@ -49,7 +49,8 @@ def test_fewshot_prompt_and_selection():
 
 def test_user_jinja_template(tmp_path):
     path = tmp_path / "mine.jinja"
-    path.write_text("{% for ex in examples %}{{ ex.src }} => {{ ex.tgt }}\n{% endfor %}[{{ src_lang }}->{{ tgt_code }}] {{ text }} =>")
+    path.write_text("{% for ex in examples %}{{ ex.src }} => {{ ex.tgt }}\n{% endfor %}"
+                    "[{{ src_lang }}->{{ tgt_code }}] {{ text }} =>")
     template = get_template(str(path))
     assert template.needs_examples
     out = template.render("Hi", "eng_Latn", "swh_Latn", [Example("a", "b")])

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from lingualift.inference.generate import GenerationParams, load_generator
 from lingualift.serve.app import create_app
-from lingualift.serve.config import ServeSettings
 from lingualift.serve.batcher import Batcher
+from lingualift.serve.config import ServeSettings
 from lingualift.serve.split import join, split
 
 KEY = "s3cret"
@@ -73,7 +73,8 @@ def test_chat_completions_openai_shape(client):
     assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
     assert body["choices"][0]["message"]["role"] == "assistant"
     usage = body["usage"]
-    assert 0 < usage["completion_tokens"] <= 5 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert 0 < usage["completion_tokens"] <= 5
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     streamed = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "stream": True})
     assert streamed.status_code == 400 and "stream" in streamed.json()["error"]["message"]
 

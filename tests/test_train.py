@@ -16,7 +16,8 @@ from conftest import ROOT, run_cli
 def _data(shared, tmp, block: int, tokenizer: str = "tiny") -> str:
     """The embedded default's data config, pointed at the shared data, packed in `block` tokens."""
     cfg = yaml.safe_load((ROOT / "recipes" / "data-cpt-tiny.yaml").read_text())
-    cfg["sources"][0]["paths"] = [str(shared / "tatoeba" / "eng-swa" / f"tatoeba-test-v2021-08-07.{x}") for x in ("eng", "swa")]
+    cfg["sources"][0]["paths"] = [str(shared / "tatoeba" / "eng-swa" / f"tatoeba-test-v2021-08-07.{x}")
+                                  for x in ("eng", "swa")]
     cfg["sources"][1]["path"] = str(shared / "flores200")
     cfg["pack"] = {"tokenizer": tokenizer, "block_size": block}
     path = tmp / f"data-{block}.yaml"
@@ -169,7 +170,8 @@ def test_lora_on_expanded_vocab_and_export_merge(shared, tmp_path):
 
 def test_dpo_prefers_references(shared, tmp_path):
     cfg = {"sources": [{"type": "pairs", "src_lang": "eng_Latn", "tgt_lang": "swh_Latn",
-                        "paths": [str(shared / "tatoeba" / "eng-swa" / f"tatoeba-test-v2021-08-07.{x}") for x in ("eng", "swa")]}],
+                        "paths": [str(shared / "tatoeba" / "eng-swa" / f"tatoeba-test-v2021-08-07.{x}")
+                                  for x in ("eng", "swa")]}],
            "examples": 64}
     (tmp_path / "dpo.yaml").write_text(yaml.safe_dump(cfg))
     proc = run_cli("data", "dpo", "--config", str(tmp_path / "dpo.yaml"), "--out", str(tmp_path / "dpo.jsonl"))

@@ -10,18 +10,20 @@ probe.png (parity against bits per character) and probe.html (sortable table and
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import io
-import sys
-from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable
+from typing import Optional
 
-from lingualift import languages
-from lingualift.eval.sources import ENGLISH
-from lingualift.io import parse_slice, write_json, write_text
+from pydantic import Field
+
+from lingualift.core.config import CommaList, StrictModel
+from lingualift.core.io import parse_slice, write_json, write_text
+from lingualift.core.pages import render
+from lingualift.core.progress import ProgressFactory, bar
+from lingualift.core.provenance import provenance
+from lingualift.corpora.sources import ENGLISH
+from lingualift.lang import languages
 
 # Petrov et al. (2023): at twice English's token count a language pays double for context and
 # compute, and models learn it worse; SambaLingo expands vocabularies for such languages.
@@ -47,9 +49,9 @@ def suggestions(row: dict, english_bpc: float) -> list[str]:
 
 def _translations(generator, template, flores: str, codes: list[str], chosen: slice, sentences: int,
                   max_new_tokens: int, batch_size: int, progress) -> dict[str, dict]:
-    from lingualift.eval.metrics import score_all
-    from lingualift.eval.sources import load_side
-    from lingualift.generate import GenerationParams
+    from lingualift.corpora.sources import load_side
+    from lingualift.inference.generate import GenerationParams
+    from lingualift.metrics import score_all
 
     english = list(load_side(flores, ENGLISH, "dev", "src").lines[chosen])[:sentences]
     jobs = []  # (code, direction, source lines, references)
@@ -60,7 +62,7 @@ def _translations(generator, template, flores: str, codes: list[str], chosen: sl
     params = GenerationParams(max_new_tokens=max_new_tokens, batch_size=batch_size, stop=template.stop)
     outputs = iter(generator.generate(prompts, params, progress))
     out: dict[str, dict] = {code: {} for code in codes}
-    for code, direction, src, tgt, texts, refs in jobs:
+    for code, direction, _, tgt, texts, refs in jobs:
         hyps = [template.extract(next(outputs), tgt) for _ in texts]
         scores = score_all(hyps, refs, tgt, names=("chrf++", "off_target"))
         out[code][f"chrf_{direction}"] = round(scores["chrf++"].score, 2)
@@ -69,19 +71,26 @@ def _translations(generator, template, flores: str, codes: list[str], chosen: sl
     return out
 
 
-def probe(model: str, flores: str, codes: list[str], *, lines: str = "0:50", ppl_lines: int = 20,
-          sentences: int = 6, template: str | None = None, max_new_tokens: int = 64, batch_size: int = 16,
-          progress_factory: Callable | None = None) -> dict:
-    import torch
-    import transformers
+class ProbeSettings(StrictModel):
+    langs: CommaList = Field(..., description="languages (codes or names), or llamax / all")
+    lines: str = Field("0:50", description="FLORES lines for fertility (cheap: no model call)")
+    ppl_lines: int = Field(20, ge=1, description="the first N of those scored for bits per character")
+    sentences: int = Field(6, ge=1, description="the first N of those translated each way for chrF++ and off-target")
+    template: Optional[str] = Field(None, description="chat (default when the model has one), llamax-alpaca, ...")
+    max_new_tokens: int = Field(64, ge=1, description="longest translation, in tokens")
+    batch_size: int = Field(16, ge=1, description="prompts / sequences per batch")
 
-    from lingualift import __version__
+
+def probe(settings: ProbeSettings, *, model: str, data: str, progress: ProgressFactory | None = None) -> dict:
     from lingualift.eval.ppl_langs import measure
-    from lingualift.generate import load_generator
-    from lingualift.prompts import get_template
+    from lingualift.inference.generate import load_generator
+    from lingualift.inference.prompts import get_template
     from lingualift.vocab.fertility import analyze
 
-    codes = [c for c in dict.fromkeys(codes) if c != ENGLISH]
+    s = settings
+    flores, lines, ppl_lines, sentences, template = data, s.lines, s.ppl_lines, s.sentences, s.template
+    max_new_tokens, batch_size, progress_factory = s.max_new_tokens, s.batch_size, progress
+    codes = [c for c in languages.resolve_many(s.langs) if c != ENGLISH]
     chosen = parse_slice(lines)
     fertility = analyze(model, flores, codes, limit=chosen.stop)["languages"]
     generator = load_generator(model, engine="hf")
@@ -91,7 +100,7 @@ def probe(model: str, flores: str, codes: list[str], *, lines: str = "0:50", ppl
     ppl = measure(generator.model, generator.tokenizer, flores, [ENGLISH, *codes], lines=f"{first}:{first + ppl_lines}",
                   batch_size=batch_size, progress_factory=progress_factory)
     total = 2 * sentences * len(codes)
-    with progress_factory("translate", total) if progress_factory else nullcontext(None) as advance:
+    with bar(progress_factory, "translate", total) as advance:
         quality = _translations(generator, chosen_template, flores, codes, chosen, sentences, max_new_tokens,
                                 batch_size, advance)
     english_bpc = ppl[ENGLISH]["bits_per_char"]
@@ -113,9 +122,7 @@ def probe(model: str, flores: str, codes: list[str], *, lines: str = "0:50", ppl
                      "english": {"bits_per_char": english_bpc, "tokens_per_word": fertility[ENGLISH]["tokens_per_word"]},
                      "thresholds": {"parity_expand": PARITY_EXPAND, "bpc_ratio_cpt": BPC_RATIO_CPT,
                                     "chrf_sft": CHRF_SFT, "off_target_sft": OFF_TARGET_SFT},
-                     "command": " ".join(["lingualift", *sys.argv[1:]]),
-                     "versions": {"lingualift": __version__, "transformers": transformers.__version__,
-                                  "torch": torch.__version__}},
+                     **provenance()},
             "languages": ranked}
 
 
@@ -150,19 +157,7 @@ def _chart(result: dict) -> bytes:
     return buffer.getvalue()
 
 
-_SORT = """<script>
-// Click a header to sort by it (numbers numerically); no library, so it works offline.
-document.querySelectorAll("th").forEach((th, col) => th.addEventListener("click", () => {
-  const body = th.closest("table").tBodies[0], rows = [...body.rows];
-  const key = (r) => { const t = r.cells[col].textContent; const n = parseFloat(t); return isNaN(n) ? t : n; };
-  const dir = th.dataset.dir === "asc" ? -1 : 1; th.dataset.dir = dir === 1 ? "asc" : "desc";
-  rows.sort((a, b) => (key(a) > key(b) ? dir : key(a) < key(b) ? -dir : 0)).forEach((r) => body.appendChild(r));
-}));
-</script>"""
-
-
 def write(out: Path, result: dict) -> None:
-    esc, meta = html.escape, result["meta"]
     png = _chart(result)
     (out / "probe.png").parent.mkdir(parents=True, exist_ok=True)
     (out / "probe.png").write_bytes(png)
@@ -172,24 +167,10 @@ def write(out: Path, result: dict) -> None:
     for code, r in result["languages"].items():
         writer.writerow([code, r["name"], *(r[c] for c in COLUMNS), "; ".join(r["suggestions"])])
     write_text(out / "probe.csv", buffer.getvalue())
-    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in ("language", *COLUMNS, "suggestions"))
-    body = "".join(
-        f"<tr><td style='text-align:left'>{esc(r['name'])} ({code})</td>"
-        + "".join(f"<td>{r[c]}</td>" for c in COLUMNS)
-        + f"<td style='text-align:left'>{'<br>'.join(esc(s) for s in r['suggestions'])}</td></tr>"
-        for code, r in result["languages"].items())
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>probe {esc(meta['model'])}</title><style>"
-            "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;font-size:13px}th{cursor:pointer;"
-            "background:#f3f5f8}code{font-size:12px}</style></head><body>"
-            f"<h1>Probe: {esc(meta['model'])}</h1><p>FLORES <code>{esc(meta['data'])}</code> lines {esc(meta['lines'])} "
-            f"(fertility; bits per character on the first {meta['ppl_lines']}); "
-            f"chrF++ on the first {meta['sentences']} of them with template {esc(meta['template'])}, greedy. "
-            "Ranked by need (100 minus mean chrF++); click a column to sort.</p>"
-            f"<img alt='parity against bits per character' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            f"<p>English: bits/char {meta['english']['bits_per_char']:.3f}, tokens/word "
-            f"{meta['english']['tokens_per_word']}. chrF++ signature <code>{esc(str(meta['chrf_signature']))}</code>. "
-            f"Command <code>{esc(meta['command'])}</code>.</p>{_SORT}</body></html>")
+    # probe.html.j2 also holds the small inline script that sorts a column when its header is clicked.
+    rows = [{"label": f"{r['name']} ({code})", "cells": [r[c] for c in COLUMNS], "suggestions": r["suggestions"]}
+            for code, r in result["languages"].items()]
+    page = render("probe.html.j2", meta=result["meta"], png=png, columns=("language", *COLUMNS, "suggestions"),
+                  rows=rows)
     write_text(out / "probe.html", page)
     write_json(out / "probe.json", result)

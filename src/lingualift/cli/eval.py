@@ -12,6 +12,7 @@ from rich.table import Table
 from lingualift.cli.common import console, progress_bar
 from lingualift.cli.options import stage_command
 from lingualift.core.io import InputError
+from lingualift.core.pages import fmt
 from lingualift.eval.config import PplSettings, TranslateSettings
 from lingualift.probe import ProbeSettings
 from lingualift.tasks.config import TasksSettings
@@ -55,10 +56,10 @@ def eval_translate(
     results = run(settings, model=model, data=data, out=out, compare=compare, progress=progress_bar)
     table = Table("direction", "n", *report.SUMMARY, title="per direction")
     for r in results["directions"]:
-        table.add_row(r["direction"], str(r["n"]), *[report.fmt(report.value(r, m)) for m in report.SUMMARY])
+        table.add_row(r["direction"], str(r["n"]), *[fmt(report.value(r, m)) for m in report.SUMMARY])
     console.print(table)
     for name, row in results["averages"].items():
-        console.print(f"{name:>12}: " + "  ".join(f"{m} {report.fmt(row[m])}" for m in report.SUMMARY))
+        console.print(f"{name:>12}: " + "  ".join(f"{m} {fmt(row[m])}" for m in report.SUMMARY))
     console.print(f"report: {out}/report.html  {out}/report.md  {out}/results.json")
 
 
@@ -150,7 +151,8 @@ def eval_ppl(
     per_lang = run(settings, model=model, data=data, out=out, progress=progress_bar)
     table = Table("language", "lines", "bits/byte", "bits/char", "ppl/char", title=model)
     for code, r in per_lang.items():
-        table.add_row(code, str(r["lines"]), f"{r['bits_per_byte']:.3f}", f"{r['bits_per_char']:.3f}", f"{r['ppl_char']:.2f}")
+        table.add_row(code, str(r["lines"]), f"{r['bits_per_byte']:.3f}", f"{r['bits_per_char']:.3f}",
+                      f"{r['ppl_char']:.2f}")
     console.print(table)
     console.print(f"report: {out}/report.md  {out}/results.json")
 

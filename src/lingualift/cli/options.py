@@ -14,7 +14,8 @@ import functools
 import inspect
 import types
 import typing
-from typing import Any, Callable, Literal, Optional, Union, get_args, get_origin
+from collections.abc import Callable
+from typing import Any, Literal, Optional, Union, get_args, get_origin
 
 import typer
 from pydantic import BaseModel, ValidationError

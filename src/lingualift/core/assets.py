@@ -21,7 +21,7 @@ from lingualift.core.io import InputError, atomic_path
 DOWNLOAD_TIMEOUT_S = 30
 
 
-class AssetUnavailable(InputError):
+class AssetUnavailable(InputError):  # noqa: N818 (public API, imported across the project; keep the name)
     """A remote asset that is neither cached nor reachable; the message says how to fix it."""
 
 

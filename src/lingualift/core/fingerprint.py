@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 # Prefixes of data specs that name a path (`flores:DIR`, `muse:FILE`, ...).
 SPEC_PREFIXES = ("flores:", "tsv:", "muse:", "wechsel:", "dictd:", "panlex:")

@@ -13,8 +13,9 @@ import json
 import lzma
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 T = TypeVar("T")
 

@@ -7,8 +7,9 @@ yields `advance(n)`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Callable, Optional
+from typing import Optional
 
 Advance = Callable[[int], None]
 ProgressFactory = Callable[..., AbstractContextManager[Advance]]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import regex
 
-from lingualift.data.config import AugmentConfig
 from lingualift.data import dictionaries
+from lingualift.data.config import AugmentConfig
 
 _WORD = regex.compile(r"\w+(?:['’-]\w+)*")
 MAX_PHRASE_WORDS = 4  # longest dictionary entry matched, in words

@@ -27,15 +27,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from lingualift import __version__
+from lingualift.core.io import InputError, atomic_path, write_json
 from lingualift.core.progress import ProgressFactory, bar
-from lingualift.core.records import dumps
 from lingualift.core.provenance import provenance
-from lingualift.data.config import EXECUTION, DataConfig, Source
+from lingualift.core.records import dumps
 from lingualift.data import augment as aug
 from lingualift.data import clean as cln
 from lingualift.data import dedup as ddp
 from lingualift.data import mix, pack, readers
-from lingualift.core.io import InputError, atomic_path, write_json
+from lingualift.data.config import EXECUTION, DataConfig, Source
 
 
 def _read_json(path: Path):

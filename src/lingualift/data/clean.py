@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import Counter, defaultdict
-from typing import Callable, Iterable, Iterator, TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import TextIO
 
 import regex
 
-from lingualift.lang import langid
-from lingualift.lang import languages
-from lingualift.lang import scripts
 from lingualift.data.config import CleanConfig
+from lingualift.lang import langid, languages, scripts
 
 # Format (Cf) and control (Cc) characters are invisible noise, except the joiners that
 # Persian and Indic scripts need to spell words (ZWNJ U+200C, ZWJ U+200D) and tab.

@@ -44,7 +44,7 @@ class Source(StrictModel):
         return [resolve_code(v) for v in value]
 
     @model_validator(mode="after")
-    def _shape(self) -> "Source":
+    def _shape(self) -> Source:
         if self.type == "pairs":
             if not self.paths or len(self.paths) != 2:
                 raise ValueError("pairs needs paths: [SRC_FILE, TGT_FILE]")

@@ -10,13 +10,13 @@ MinHash pipeline is the tool past that).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import regex
 import xxhash
 
-from lingualift.data.config import DedupConfig
 from lingualift.data.clean import record_lang
+from lingualift.data.config import DedupConfig
 
 _NON_WORD = regex.compile(r"[\W_]+")
 

@@ -50,7 +50,7 @@ def _wechsel(spec: str, tgt_lang: str) -> Path:
     if path.is_file():
         return path
     names = {}
-    for number, line, error in iter_lines(path / "languages.csv"):
+    for _number, line, _error in iter_lines(path / "languages.csv"):
         code, _, name = (line or "").partition(",")
         names.setdefault(code, []).append(name)
     iso3 = get(tgt_lang).iso639_3

@@ -24,7 +24,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from lingualift.core.config import StrictModel
+from lingualift.core.config import CommaList, StrictModel
 from lingualift.core.io import InputError, atomic_path
 from lingualift.core.records import read_instructions
 from lingualift.data.config import Source
@@ -44,14 +44,16 @@ PHRASINGS = (
 
 
 class InstructionConfig(StrictModel):
-    sources: list[Source] = Field(default_factory=list)  # parallel data, as in `data build`
-    alpaca: list[str] = Field(default_factory=list)  # instruction files (JSON/JSONL), taken whole
-    tasks: dict[str, int] = Field(default_factory=lambda: {"translation": 1000})  # task -> examples
-    both_directions: bool = True
-    varied_phrasings: float = 0.5  # share of translation examples with a phrasing other than LLaMAX's
-    dictionary: Optional[str] = None  # for terminology: muse:/tsv:/wechsel:/dictd:/panlex: spec
-    shots: int = 2
-    seed: int = 0
+    sources: list[Source] = Field(default_factory=list, description="parallel data, as in `data build`")
+    alpaca: CommaList = Field(default_factory=list, description="instruction files (JSON/JSONL), taken whole")
+    tasks: dict[str, int] = Field(default_factory=lambda: {"translation": 1000},
+                                  description=f"task -> examples; tasks: {', '.join(TASKS)}")
+    both_directions: bool = Field(True, description="each pair in both directions")
+    varied_phrasings: float = Field(0.5, ge=0, le=1, description="share of translation examples with a phrasing "
+                                                                 "other than LLaMAX's")
+    dictionary: Optional[str] = Field(None, description="for terminology: muse:/tsv:/wechsel:/dictd:/panlex: spec")
+    shots: int = Field(2, ge=1, description="examples in each few_shot task")
+    seed: int = Field(0, description="seed of sampling and shuffling")
 
 
 def _record(task: str, instruction: str, given: str, answer: str, src: str, tgt: str) -> dict:
@@ -118,7 +120,7 @@ def _post_edit(directions, cfg, rng, n):
 
 def _paraphrase(directions, cfg, rng, n):
     made = 0
-    for (src, tgt), pairs in directions.items():
+    for (_src, tgt), pairs in directions.items():
         by_source: dict[str, list[str]] = defaultdict(list)
         for a, b in pairs:
             if b not in by_source[a]:

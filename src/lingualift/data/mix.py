@@ -8,10 +8,10 @@ repetition), caps, or fixed shares (SambaLingo's 75% target / 25% English).
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
-from lingualift.data.config import MixConfig
 from lingualift.core.io import InputError
+from lingualift.data.config import MixConfig
 
 
 def is_parallel(group: str) -> bool:

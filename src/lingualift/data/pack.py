@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from lingualift.data.config import RenderConfig
 from lingualift.lang.languages import english_name

@@ -19,17 +19,17 @@ from typing import Optional
 from pydantic import Field
 
 from lingualift.core.config import StrictModel
-from lingualift.data.config import Source
 from lingualift.core.io import atomic_path
+from lingualift.data.config import Source
 from lingualift.data.parallel import by_direction, degrade, language_names, read_pairs
 from lingualift.inference.prompts import LLAMAX_INSTRUCTION
 
 
 class PreferenceConfig(StrictModel):
-    sources: list[Source] = Field(default_factory=list)
-    examples: int = 500
-    both_directions: bool = True
-    seed: int = 0
+    sources: list[Source] = Field(default_factory=list, description="parallel data, as in `data build`")
+    examples: int = Field(500, ge=1, description="preference pairs to make")
+    both_directions: bool = Field(True, description="each pair in both directions")
+    seed: int = Field(0, description="seed of sampling")
 
 
 def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, batch_size: int = 16) -> dict:
@@ -47,8 +47,9 @@ def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, b
                                                             add_generation_prompt=True) for p in prompts]
         own = generator.generate(rendered, GenerationParams(batch_size=batch_size, max_new_tokens=256))
     records = []
-    for ((src, tgt), (a, b)), prompt, output in zip(items, prompts, own):
-        rejected, origin = (output.strip(), "model") if output and output.strip() != b.strip() else (degrade(b, rng), "degraded")
+    for ((src, tgt), (_a, b)), prompt, output in zip(items, prompts, own):
+        rejected, origin = ((output.strip(), "model") if output and output.strip() != b.strip()
+                            else (degrade(b, rng), "degraded"))
         records.append({"prompt": [{"role": "user", "content": prompt}], "chosen": b, "rejected": rejected,
                         "rejected_from": origin, "src_lang": src, "tgt_lang": tgt})
     with atomic_path(out) as tmp:

@@ -8,13 +8,14 @@ decides between stopping with file:line and `--skip-bad` counting.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Union
 
-from lingualift.data.config import Source
 from lingualift.core.io import InputError, iter_lines, parse_slice
 from lingualift.core.records import iter_json
+from lingualift.data.config import Source
 from lingualift.lang.languages import resolve_code
 
 

@@ -6,9 +6,9 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from lingualift.data.config import Source
 from lingualift.data import readers
 from lingualift.data.clean import record_lang
+from lingualift.data.config import Source
 from lingualift.data.dedup import key_text, text_hash
 
 # Character-length buckets, upper bounds: short fragments, sentences, paragraphs, documents.

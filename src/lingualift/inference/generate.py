@@ -9,8 +9,8 @@ not the end of the answer). The vllm engine is used when vllm and a GPU are pres
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 from lingualift.core.io import InputError
 

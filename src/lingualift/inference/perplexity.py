@@ -10,7 +10,7 @@ predicted, none of the start.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 
 def _start_id(tokenizer) -> int:

@@ -7,9 +7,9 @@ never cut there (LLaMAX's evaluation splits the whole output on ':' and keeps pi
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import jinja2
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from lingualift.lang import languages
-from lingualift.lang import scripts
+from lingualift.lang import languages, scripts
 
 # The label set of lid.176 (fasttext.cc/docs/en/language-identification.html); the .ftz
 # model cannot list its own labels through fasttext-predict.

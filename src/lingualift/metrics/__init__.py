@@ -7,7 +7,7 @@ the fix, never a silently substituted number.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from lingualift.metrics.base import Options, Score
 from lingualift.metrics.bleu import bleu

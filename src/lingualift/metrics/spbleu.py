@@ -7,7 +7,7 @@ another tokenizer's number.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from lingualift.core import assets
 from lingualift.metrics.base import Score

@@ -115,7 +115,7 @@ class Recipe(StrictModel):
         return resolve_many(value)
 
     @model_validator(mode="after")
-    def _shape(self) -> "Recipe":
+    def _shape(self) -> Recipe:
         if self.cpt is not None and self.data is None:
             raise ValueError("cpt needs a data stage (the shards it trains on)")
         return self

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from lingualift.core.fingerprint import digest
 from lingualift.core.io import InputError, write_json

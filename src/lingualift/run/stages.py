@@ -9,9 +9,10 @@ declared outputs; no stage guesses another's folder layout.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -70,8 +71,8 @@ def vocab(ctx: Context, folder: Path, resume: bool) -> dict:
         corpus.append(str(folder / "corpus-flores.txt"))
     from lingualift.vocab.config import ExpandSettings
 
-    expand(settings_of(v, ExpandSettings), model=ctx.artifacts["model"], corpus=corpus, langs=ctx.recipe.langs, out=folder / "model",
-           overwrite=True, log=ctx.log)
+    expand(settings_of(v, ExpandSettings), model=ctx.artifacts["model"], corpus=corpus, langs=ctx.recipe.langs,
+           out=folder / "model", overwrite=True, log=ctx.log)
     return {"model": str(folder / "model"), "manifest": str(folder / "model" / "manifest.json")}
 
 

@@ -26,13 +26,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from lingualift import __version__
-from lingualift.lang import languages
-from lingualift.inference.generate import GenerationParams, Generator
 from lingualift.core.io import InputError
+from lingualift.inference.generate import GenerationParams, Generator
 from lingualift.inference.prompts import get_template
+from lingualift.lang import languages
 from lingualift.serve import schemas
-from lingualift.serve.config import ServeSettings
 from lingualift.serve.batcher import Batcher
+from lingualift.serve.config import ServeSettings
 from lingualift.serve.prometheus import Metrics
 from lingualift.serve.split import join, split, whole
 
@@ -127,7 +127,7 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
         metrics.queued.set(batcher.queue.qsize() + len(batcher.held) + len(prompts))
         try:
             return await asyncio.wait_for(batcher.submit(prompts, params), settings.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ApiError(504, f"request took longer than the server's timeout of {settings.timeout:g} s",
                            "timeout") from None
 

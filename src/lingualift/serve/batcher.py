@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from lingualift.inference.generate import GenerationParams
 
@@ -58,7 +58,7 @@ class Batcher:
     async def _next(self, timeout: float | None) -> _Item | None:
         try:
             return await (asyncio.wait_for(self.queue.get(), timeout) if timeout is not None else self.queue.get())
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
     async def _gather(self) -> list[_Item]:

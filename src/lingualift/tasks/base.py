@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from lingualift.lang import languages
 from lingualift.core.io import InputError
 from lingualift.core.records import iter_json
 from lingualift.inference.prompts import alpaca_prompt
+from lingualift.lang import languages
 
 HUB = Path("hub")  # `--data hub`: read the public copies on the Hugging Face hub instead of a folder
 

@@ -10,8 +10,8 @@ match of the last number of a greedy answer.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lingualift import tasks
 from lingualift.core.io import InputError, write_json

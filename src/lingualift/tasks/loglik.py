@@ -11,7 +11,7 @@ never looks at the padding to its right).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def _prefix_id(tokenizer) -> int:

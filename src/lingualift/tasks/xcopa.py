@@ -30,7 +30,7 @@ def _items(root: Path, lang: str, split: str, fmt: str) -> list[Item]:
     else:
         docs = read_jsonl(root / "xcopa" / "data" / lang / f"{'val' if split == 'validation' else split}.{lang}.jsonl")
     out = []
-    for number, doc in docs:
+    for _number, doc in docs:
         premise, options = doc["premise"], [doc["choice1"], doc["choice2"]]
         if fmt == "llamax":
             context = ALPACA.format(instruction=LLAMAX_INSTRUCTION.format(

@@ -17,8 +17,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from lingualift.inference.perplexity import nll
 from lingualift.core.io import InputError
+from lingualift.inference.perplexity import nll
 from lingualift.train import common
 from lingualift.train.config import TrainConfig
 

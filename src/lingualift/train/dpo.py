@@ -12,10 +12,10 @@ frozen copy, or the adapter-free base under LoRA).
 from __future__ import annotations
 
 from lingualift.core.io import InputError
-from lingualift.train import common
-from lingualift.train.config import TrainConfig
 from lingualift.core.records import read_preferences
 from lingualift.inference.prompts import alpaca_prompt
+from lingualift.train import common
+from lingualift.train.config import TrainConfig
 
 
 def _dataset_rows(records: list[dict], template: str) -> list[dict]:

@@ -18,6 +18,7 @@ from lingualift.inference.prompts import alpaca_prompt
 from lingualift.train import common
 from lingualift.train.config import TrainConfig
 
+
 def _alpaca_parts(record: dict) -> tuple[str, str]:
     messages = record["messages"]
     if [m["role"] for m in messages if m["role"] != "system"] != ["user", "assistant"]:
@@ -81,7 +82,8 @@ def collator(meter: common.Meter, pad_id: int, packed: bool):
 
     def collate(rows: list[dict]) -> dict:
         if packed:
-            batch = {k: torch.tensor([r[k] for r in rows], dtype=torch.long) for k in ("input_ids", "labels", "position_ids")}
+            batch = {k: torch.tensor([r[k] for r in rows], dtype=torch.long)
+                     for k in ("input_ids", "labels", "position_ids")}
             meter.add(batch["input_ids"].numel(), sum(r["real"] for r in rows))
             return {**batch, "use_cache": False}  # see cpt.packed_collator
         width = max(len(r["input_ids"]) for r in rows)

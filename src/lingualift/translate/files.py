@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import TextIO
 
 from lingualift.core.io import InputError, batched, decode_line, iter_lines
 from lingualift.core.progress import ProgressFactory, bar

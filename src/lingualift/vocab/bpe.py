@@ -30,8 +30,8 @@ class BaseTokenizer:
     """A tokenizer in editable form plus what its HF directory needs besides tokenizer.json."""
 
     family: str
-    tokenizer: "object"  # tokenizers.Tokenizer
-    proto: "object | None" = None  # sentencepiece ModelProto for the SentencePiece family
+    tokenizer: object  # tokenizers.Tokenizer
+    proto: object | None = None  # sentencepiece ModelProto for the SentencePiece family
     config: dict = field(default_factory=dict)  # tokenizer_config.json entries to keep
 
     @property

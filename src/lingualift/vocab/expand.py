@@ -12,12 +12,12 @@ import hashlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from lingualift.lang import languages
 from lingualift.core.io import InputError, read_lines, write_json, write_text
 from lingualift.core.provenance import provenance
+from lingualift.lang import languages
 from lingualift.vocab import bpe, embeddings, select
 from lingualift.vocab.config import ExpandSettings
 from lingualift.vocab.fertility import Segmenter, analyze_language
@@ -141,8 +141,8 @@ def expand(settings: ExpandSettings, *, model: str, corpus: list[str], langs: li
     return manifest
 
 
-def _expand_model(spec: str, base: bpe.BaseTokenizer, tmp: Path, held: dict[str, list[str]], new_ids: list[int], pieces: list[list[int]],
-                  init: str, compare: list[str], seed: int, dtype: str, ppl: dict, log) -> int:
+def _expand_model(spec: str, base: bpe.BaseTokenizer, tmp: Path, held: dict[str, list[str]], new_ids: list[int],
+                  pieces: list[list[int]], init: str, compare: list[str], seed: int, dtype: str, ppl: dict, log) -> int:
     """Resize and initialise the model's embeddings, measuring held-out perplexity for the
     base and for each init on the way; save the model with `init`. Returns the row count."""
     import tempfile

@@ -8,16 +8,16 @@ per character and per sentence are reported for every language.
 
 from __future__ import annotations
 
-import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import regex
 
-from lingualift import languages
-from lingualift.eval.sources import ENGLISH, load_side
-from lingualift.io import InputError, write_json, write_text
+from lingualift.core.io import InputError, write_json, write_text
+from lingualift.core.pages import render
+from lingualift.corpora.sources import ENGLISH, load_side
+from lingualift.lang import languages
 
 _BYTE_PIECE = regex.compile(r"^<0x[0-9A-Fa-f]{2}>$")
 
@@ -44,7 +44,7 @@ def load_segmenter(spec: str) -> Segmenter:
         return Segmenter(Path(spec).name, lambda text: sp.encode(text, out_type=str), sp.id_to_piece(sp.unk_id()))
     from transformers import AutoTokenizer
 
-    from lingualift.models import resolve_spec
+    from lingualift.inference.models import resolve_spec
 
     directory, gguf = resolve_spec(spec)
     if not gguf and (directory / "tokenizer.model").is_file() and not (directory / "tokenizer.json").is_file():
@@ -84,26 +84,13 @@ def analyze(spec: str, data: str, langs: list[str], split: str = "dev", limit: i
 
 
 def _bar_html(rows: dict, other: dict | None, names: tuple[str, str]) -> str:
-    esc = html.escape
     ranked = sorted(rows, key=lambda c: -rows[c]["parity"])
     top = max([rows[c]["parity"] for c in rows] + [other[c]["parity"] for c in other or {}] + [1.0])
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>tokenizer parity</title><style>"
-             "body{font-family:system-ui,sans-serif;margin:2em}td{padding:2px 6px;font-size:13px;white-space:nowrap}"
-             ".a{background:#4a90d9;height:11px;display:inline-block}.b{background:#e8a33d;height:11px;"
-             "display:inline-block}</style></head><body><h1>Token parity with English (lower is better)</h1>",
-             f"<p><span class='a' style='width:20px'></span> {esc(names[0])}"
-             + (f" &nbsp; <span class='b' style='width:20px'></span> {esc(names[1])}" if other else "") + "</p><table>"]
-    for code in ranked:
-        a = rows[code]["parity"]
-        bars = f"<span class='a' style='width:{400 * a / top:.0f}px'></span> {a:.2f}"
-        if other and code in other:
-            b = other[code]["parity"]
-            bars += f"<br><span class='b' style='width:{400 * b / top:.0f}px'></span> {b:.2f}"
-        parts.append(f"<tr><td>{esc(rows[code]['name'])} ({code})</td><td>{bars}</td>"
-                     f"<td>{rows[code]['tokens_per_char']:.2f} tok/char, byte fallback "
-                     f"{100 * rows[code]['byte_fallback_rate']:.1f}%</td></tr>")
-    parts.append("</table></body></html>")
-    return "".join(parts)
+    bars = [{"label": f"{rows[code]['name']} ({code})", "parity": rows[code]["parity"],
+             "other": other[code]["parity"] if other and code in other else None,
+             "tokens_per_char": rows[code]["tokens_per_char"], "byte_fallback": 100 * rows[code]["byte_fallback_rate"]}
+            for code in ranked]
+    return render("fertility.html.j2", rows=bars, top=top, names=names, compare=bool(other))
 
 
 def write_report(out: str | Path, result: dict, other: dict | None = None) -> None:

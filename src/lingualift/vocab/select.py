@@ -14,8 +14,8 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from lingualift.core.io import InputError, batched, iter_lines
 from lingualift.core.records import parse_line
@@ -57,7 +57,8 @@ def read_corpus(paths: list[str], langs: list[str]) -> list[str]:
                 elif resolve_code(record["lang"]) in langs:
                     lines.append(record["text"])
             except (ValueError, KeyError, TypeError, InputError):
-                raise InputError("expected a JSON record with text+lang or src/tgt/src_lang/tgt_lang", path, number) from None
+                raise InputError("expected a JSON record with text+lang or src/tgt/src_lang/tgt_lang",
+                                 path, number) from None
     lines = [line for line in lines if line.strip()]
     if not lines:
         raise InputError(f"no text for {', '.join(langs)} in the corpus", paths[0] if paths else None)
