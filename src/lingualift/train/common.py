@@ -73,6 +73,16 @@ def model_skeleton(cfg: TrainConfig):
         return directory, AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(directory))
 
 
+def prepare(cfg: TrainConfig, resume: bool, overwrite: bool):
+    """LoRA checked against the model before anything is written, OUT made ready, the model
+    loaded: (model, tokenizer, peft config or None, out, base directory)."""
+    directory, skeleton = model_skeleton(cfg)
+    peft_config = lora_config(cfg, skeleton, directory) if cfg.lora else None
+    out = check_out(cfg, resume, overwrite)
+    model, tokenizer, _ = load_model(cfg)
+    return model, tokenizer, peft_config, out, directory
+
+
 def expanded_vocab(directory: Path) -> bool:
     """Whether the model was made by `vocab expand` (its manifest says so)."""
     manifest = directory / "manifest.json"

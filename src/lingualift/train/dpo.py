@@ -33,10 +33,7 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
     from trl import DPOConfig, DPOTrainer
 
     records = read_preferences(cfg.data)
-    directory, skeleton = common.model_skeleton(cfg)
-    peft_config = common.lora_config(cfg, skeleton, directory) if cfg.lora else None
-    out = common.check_out(cfg, resume, overwrite)
-    model, tokenizer, _ = common.load_model(cfg)
+    model, tokenizer, peft_config, out, directory = common.prepare(cfg, resume, overwrite)
     if cfg.template == "chat" and not tokenizer.chat_template:
         raise InputError("the model's tokenizer has no chat template (use template: llamax-alpaca)")
     meter = common.Meter()

@@ -104,10 +104,7 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
     from transformers import Trainer
 
     records = read_instructions(cfg.data)
-    directory, skeleton = common.model_skeleton(cfg)
-    peft_config = common.lora_config(cfg, skeleton, directory) if cfg.lora else None
-    out = common.check_out(cfg, resume, overwrite)
-    model, tokenizer, _ = common.load_model(cfg)
+    model, tokenizer, peft_config, out, directory = common.prepare(cfg, resume, overwrite)
     examples = [encode(tokenizer, r, cfg.template, cfg.max_length) for r in records]
     examples = [(ids, labels) for ids, labels in examples if any(x != -100 for x in labels)]
     if cfg.packing:
