@@ -55,3 +55,19 @@ def test_user_jinja_template(tmp_path):
     assert template.needs_examples
     out = template.render("Hi", "eng_Latn", "swh_Latn", [Example("a", "b")])
     assert out == "a => b\n[English->swh_Latn] Hi =>"
+
+
+def test_training_and_evaluation_render_the_same_alpaca_prompt():
+    """LLaMAX trains and evaluates with one prompt: `data sft` + `train sft --set template=llamax-alpaca`
+    must give, byte for byte, the prompt `eval translate --template llamax-alpaca` sends."""
+    import random
+
+    from lingualift.data.instructions import InstructionConfig, _translation
+    from lingualift.train.sft import _alpaca_parts
+
+    directions = {("eng_Latn", "swh_Latn"): [("Good morning: how are you?", "Habari za asubuhi?")]}
+    record = next(_translation(directions, InstructionConfig(varied_phrasings=0.0), random.Random(0), 1))
+    trained, _ = _alpaca_parts(record)
+    evaluated = get_template("llamax-alpaca").render("Good morning: how are you?", "eng_Latn", "swh_Latn", [])
+    assert trained == evaluated
+    assert evaluated.endswith("### Input:\nGood morning: how are you?\n### Response:")
