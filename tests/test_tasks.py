@@ -182,3 +182,22 @@ def test_hub_offline_says_what_to_download(tmp_path):
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "'cambridgeltl/xcopa' is not in the Hugging Face cache and offline" in proc.stderr
     assert "hf download cambridgeltl/xcopa" in proc.stderr
+
+
+def test_shared_prefix_scoring_equals_scoring_each_pair_whole(root):
+    """Choices continue from their context's KV cache; the numbers equal a full forward pass per
+    pair (lm-eval's way) to 1e-4 relative, with left-padded contexts of different lengths."""
+    from lingualift.inference import models
+    from lingualift.tasks.loglik import _direct, encode_pair, loglikelihoods
+
+    model, tokenizer = models.load("tiny")
+    items = get("sib200").load(root, "swh_Latn")[:5] + get("xcopa").load(root, "sw")[:4] + \
+        get("belebele").load(root, "eng_Latn")[:2]
+    pairs = [(c.context, c.continuation) for item in items for c in item.choices]
+    shared = loglikelihoods(model, tokenizer, pairs, batch_size=3)
+    encoded = [encode_pair(tokenizer, c, x) for c, x in pairs]
+    whole = [(0.0, True)] * len(pairs)
+    _direct(model, encoded, list(range(len(pairs))), 2048, 4, whole, None)
+    assert [g for _, g in shared] == [g for _, g in whole]
+    for (a, _), (b, _) in zip(shared, whole):
+        assert a == pytest.approx(b, rel=1e-4)

@@ -1,0 +1,67 @@
+"""Multiple-choice scoring speed: lingualift's shared-prefix scoring against lm-evaluation-harness.
+
+    python bench/tasks.py [--model smollm2-135m] [--items 50] [--batch-size 8]
+
+Both score the same (context, choice) pairs of the same items with the same model object:
+lm-eval through its own HFLM.loglikelihood (one forward pass over context + choice for every
+choice, batched), lingualift through `tasks.loglik.loglikelihoods` (each context once, its KV
+cache shared by its choices). Prints items/s of each, the ratio, and both accuracies (they
+must be equal: the log-likelihoods are the same to 1e-4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+DATA = Path(os.environ.get("LINGUALIFT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+TASKS = (("sib200", "swh_Latn"), ("belebele", "eng_Latn"))
+
+
+def accuracy(items, scores) -> float:
+    from lingualift.tasks.evaluate import score_choices
+
+    cursor, hits = 0, 0.0
+    for item in items:
+        lls = [s[0] for s in scores[cursor:cursor + len(item.choices)]]
+        cursor += len(item.choices)
+        hits += score_choices(item, lls)["acc"]
+    return 100 * hits / len(items)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--items", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from lingualift import tasks
+    from lingualift.inference import models
+    from lingualift.tasks.loglik import loglikelihoods
+
+    model, tokenizer = models.load(args.model)
+    harness = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size)
+    print(f"{args.model}, {args.items} items per task, batch {args.batch_size}, 2-core CPU")
+    print("| task | lm-eval items/s | lingualift items/s | ratio | lm-eval acc | lingualift acc |")
+    print("|---|---|---|---|---|---|")
+    for name, lang in TASKS:
+        items = tasks.get(name).load(DATA / "tasks", lang)[:args.items]
+        pairs = [(c.context, c.continuation) for item in items for c in item.choices]
+        started = time.perf_counter()
+        theirs = harness.loglikelihood([Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)],
+                                       disable_tqdm=True)
+        their_s = time.perf_counter() - started
+        started = time.perf_counter()
+        ours = loglikelihoods(model, tokenizer, pairs, args.batch_size)
+        our_s = time.perf_counter() - started
+        print(f"| {name} {lang} | {len(items) / their_s:.2f} | {len(items) / our_s:.2f} | {their_s / our_s:.2f}x "
+              f"| {accuracy(items, theirs):.1f} | {accuracy(items, ours):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
