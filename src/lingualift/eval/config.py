@@ -8,13 +8,13 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from lingualift.core.config import CommaList, StrictModel
-from lingualift.inference.generate import GenerationParams
+from lingualift.quality.config import DecodingSettings
 
 ENGINES = Literal["auto", "hf", "vllm"]
 DTYPES = Literal["auto", "bf16", "fp16", "fp32"]
 
 
-class TranslateSettings(StrictModel):
+class TranslateSettings(DecodingSettings):
     directions: str = Field("en-x,x-en", description="eng_Latn-swh_Latn,... | en-x | x-en | all | hub:CODE, "
                                                       "comma-joined (en-x,x-en: both ways)")
     langs: CommaList = Field(default_factory=list, description="languages for en-x / x-en / all / hub: (any code "
@@ -26,23 +26,11 @@ class TranslateSettings(StrictModel):
     shots: int = Field(0, ge=0, description="few-shot examples per prompt (from the dev split)")
     shot_selection: Literal["random", "similar"] = Field("random", description="random | similar "
                                                                                "(character-trigram retrieval)")
-    batch_size: int = Field(16, ge=1, description="prompts per generation batch (length-sorted)")
-    num_beams: int = Field(1, ge=1, description="beam size; LLaMAX evaluates with 4")
-    max_new_tokens: int = Field(256, ge=1, description="generation limit per segment")
-    do_sample: bool = Field(False, description="sample instead of greedy / beam search")
-    temperature: float = Field(1.0, gt=0, description="sampling temperature")
-    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass")
     metrics: CommaList = Field(default_factory=list, description="default all but comet: bleu, spbleu_flores101, "
                                "spbleu_flores200, chrf++, ter, off_target, repetition, over_generation, comet")
     spm_model: Optional[str] = Field(None, description="SentencePiece file for spBLEU instead of $SACREBLEU/models")
     engine: ENGINES = Field("auto", description="auto (vllm when installed and a GPU is present) | hf | vllm")
     dtype: DTYPES = Field("auto", description="auto (bf16 on GPU, fp32 on CPU) | bf16 | fp16 | fp32")
-    seed: int = Field(0, description="seed for sampling and few-shot selection")
-
-    def generation(self) -> GenerationParams:
-        return GenerationParams(max_new_tokens=self.max_new_tokens, num_beams=self.num_beams,
-                                do_sample=self.do_sample, temperature=self.temperature, top_p=self.top_p,
-                                batch_size=self.batch_size, seed=self.seed)
 
 
 class PplSettings(StrictModel):

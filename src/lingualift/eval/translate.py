@@ -21,6 +21,7 @@ from lingualift.eval.config import TranslateSettings
 from lingualift.inference.generate import GenerationParams, Generator, load_generator
 from lingualift.inference.prompts import Example, get_template, select_examples
 from lingualift.metrics import DEFAULT_METRICS, Options, check_names, score_all
+from lingualift.quality import decoding
 
 
 def _fingerprint(model: str, s: TranslateSettings, metrics, template_source: str, src: sources.Side,
@@ -79,15 +80,15 @@ def _translate(job: _Job, s: TranslateSettings, metrics, generator: Generator, t
     params = GenerationParams(**{**s.generation().as_dict(), "stop": template.stop})
     before = asdict(generator.stats)
     started = time.perf_counter()
-    raw = generator.generate(prompts, params, progress=progress)
-    hyps = [template.extract(out, job.tgt) for out in raw]
+    hyps, chosen_by = decoding.translate(generator, prompts, list(job.source.lines), job.tgt, params,
+                                         lambda out: template.extract(out, job.tgt), progress)
     scores = score_all(hyps, list(job.reference.lines), job.tgt, list(job.source.lines), metrics,
                        Options(spm_model=s.spm_model))
     seconds = time.perf_counter() - started
     new_tokens = generator.stats.new_tokens - before["new_tokens"]
     record = {
         "direction": f"{job.src}-{job.tgt}", "src": job.src, "tgt": job.tgt, "n": len(hyps),
-        "fingerprint": job.fingerprint, "source_file": job.source.origin,
+        "fingerprint": job.fingerprint, "source_file": job.source.origin, "decoding": chosen_by,
         "reference_file": job.reference.origin,
         "scores": {name: sc.as_dict() for name, sc in scores.items()},
         "generation": {"seconds": round(seconds, 3), "new_tokens": new_tokens,

@@ -25,6 +25,12 @@ class GenerationParams:
     batch_size: int = 16
     stop: tuple[str, ...] = ("\n",)
     seed: int = 0
+    epsilon: float = 0.0  # epsilon sampling (Hewitt et al. 2022): tokens below this probability are cut
+    # quality-aware decoding (quality/decoding.py): standard, or mbr / rerank over `candidates`
+    decoding: str = "standard"
+    candidates: int = 8
+    utility: str = "chrf++"
+    qe_model: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -61,11 +67,17 @@ class Generator:
 
     def generate(self, prompts: list[str], params: GenerationParams,
                  progress: Callable[[int], None] | None = None) -> list[str]:
+        return [outs[0] for outs in self.candidates(prompts, params, 1, progress)]
+
+    def candidates(self, prompts: list[str], params: GenerationParams, n: int,
+                   progress: Callable[[int], None] | None = None) -> list[list[str]]:
+        """`n` outputs per prompt: samples when params.do_sample, else the beam's n best
+        (num_beams is raised to n where it is lower); what MBR and reranking choose from."""
         start = time.perf_counter()
         if self.engine == "vllm":
-            outputs = _generate_vllm(self.model, prompts, params, self.stats)
+            outputs = _generate_vllm(self.model, prompts, params, self.stats, n)
         else:
-            outputs = _generate_hf(self.model, self.tokenizer, prompts, params, self.stats, progress)
+            outputs = _generate_hf(self.model, self.tokenizer, prompts, params, self.stats, progress, n)
         self.stats.lines += len(prompts)
         self.stats.seconds += time.perf_counter() - start
         return outputs
@@ -79,16 +91,36 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
 
 
 class _StopOnStrings:
-    """Per-row stopping criterion (transformers accepts a bool tensor of shape [batch])."""
+    """Per-row stopping criterion (transformers accepts a bool tensor of shape [batch]).
+
+    A stop string is complete only once the token holding its last character is generated, so
+    a row's text is decoded only when its newest token could end one (it holds a stop's last
+    character, or is part of a multi-byte character): decoding every row in full at every step
+    costs time quadratic in the answer's length."""
 
     def __init__(self, tokenizer, prompt_len: int, stop: tuple[str, ...]):
         self.tokenizer, self.prompt_len, self.stop = tokenizer, prompt_len, stop
+        self.last_chars = {s[-1] for s in stop if s}
+        self.pieces: dict[int, bool] = {}  # token id -> may end a stop string
+
+    def _may_end(self, token_id: int) -> bool:
+        if token_id not in self.pieces:
+            piece = self.tokenizer.decode([token_id], skip_special_tokens=True)
+            self.pieces[token_id] = "\ufffd" in piece or any(c in piece for c in self.last_chars)
+        return self.pieces[token_id]
 
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
-        return torch.tensor([cut_at_stop(t, self.stop) != t for t in texts], device=input_ids.device)
+        flags = []
+        for row in range(input_ids.shape[0]):
+            new = input_ids[row, self.prompt_len:]
+            if len(new) and self._may_end(int(new[-1])):
+                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                flags.append(cut_at_stop(text, self.stop) != text)
+            else:
+                flags.append(False)
+        return torch.tensor(flags, device=input_ids.device)
 
 
 def _encode(tokenizer, prompts: list[str]) -> list[list[int]]:
@@ -98,7 +130,7 @@ def _encode(tokenizer, prompts: list[str]) -> list[list[int]]:
     return [tokenizer(p, add_special_tokens=not (bos and p.startswith(bos)))["input_ids"] for p in prompts]
 
 
-def _generate_hf(model, tokenizer, prompts, params, stats, progress) -> list[str]:
+def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1) -> list[list[str]]:
     import torch
     from transformers import StoppingCriteriaList
 
@@ -112,7 +144,8 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress) -> list[str
     if room > 0:
         encoded = [ids[-room:] for ids in encoded]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))  # longest first: OOM shows at once
-    outputs: list[str] = [""] * len(prompts)
+    outputs: list[list[str]] = [[] for _ in prompts]
+    beams = params.num_beams if params.do_sample else max(params.num_beams, n)
     device = next(model.parameters()).device
     torch.manual_seed(params.seed)
     for start in range(0, len(order), params.batch_size):
@@ -124,44 +157,45 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress) -> list[str
             ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
             mask[row, width - len(encoded[i]):] = 1
         criteria = StoppingCriteriaList([_StopOnStrings(tokenizer, width, params.stop)]) if params.stop else None
-        sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p} \
+        sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p,
+                    **({"epsilon_cutoff": params.epsilon} if params.epsilon else {})} \
             if params.do_sample else {"do_sample": False}
         with torch.inference_mode():
             out = model.generate(
                 input_ids=ids.to(device), attention_mask=mask.to(device),
-                max_new_tokens=params.max_new_tokens, num_beams=params.num_beams,
+                max_new_tokens=params.max_new_tokens, num_beams=beams, num_return_sequences=n,
                 pad_token_id=pad_id, stopping_criteria=criteria, **sampling,
             )
         new = out[:, width:]
         for row, i in enumerate(idx):
-            tokens = new[row]
-            stats.new_tokens += int((tokens != pad_id).sum())
-            outputs[i] = cut_at_stop(tokenizer.decode(tokens, skip_special_tokens=True), params.stop)
+            for tokens in new[row * n:(row + 1) * n]:
+                stats.new_tokens += int((tokens != pad_id).sum())
+                outputs[i].append(cut_at_stop(tokenizer.decode(tokens, skip_special_tokens=True), params.stop))
         stats.batches += 1
         if progress:
             progress(len(idx))
     return outputs
 
 
-def _generate_vllm(llm, prompts, params, stats) -> list[str]:
+def _generate_vllm(llm, prompts, params, stats, n: int = 1) -> list[list[str]]:
     from vllm import SamplingParams
 
     # vLLM's own stop strings would end a row at a newline before the answer starts, so
     # rows run to max_tokens / EOS and are cut afterwards.
-    if params.num_beams > 1:
+    if params.num_beams > 1 or (n > 1 and not params.do_sample):
         from vllm.sampling_params import BeamSearchParams
 
-        results = llm.beam_search([{"prompt": p} for p in prompts],
-                                  BeamSearchParams(beam_width=params.num_beams, max_tokens=params.max_new_tokens))
-        texts = [r.sequences[0].text for r in results]
+        results = llm.beam_search([{"prompt": p} for p in prompts], BeamSearchParams(
+            beam_width=max(params.num_beams, n), max_tokens=params.max_new_tokens))
+        texts = [[s.text for s in r.sequences[:n]] for r in results]
     else:
         sampling = SamplingParams(
-            max_tokens=params.max_new_tokens, seed=params.seed,
+            n=n, max_tokens=params.max_new_tokens, seed=params.seed,
             temperature=params.temperature if params.do_sample else 0.0, top_p=params.top_p)
         results = llm.generate(prompts, sampling, use_tqdm=False)
-        texts = [r.outputs[0].text for r in results]
-        stats.new_tokens += sum(len(r.outputs[0].token_ids) for r in results)
-    return [cut_at_stop(t, params.stop) for t in texts]
+        texts = [[o.text for o in r.outputs] for r in results]
+        stats.new_tokens += sum(len(o.token_ids) for r in results for o in r.outputs)
+    return [[cut_at_stop(t, params.stop) for t in row] for row in texts]
 
 
 def vllm_available() -> bool:

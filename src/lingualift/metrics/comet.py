@@ -22,27 +22,46 @@ INSTALL_HINT = ("COMET needs unbabel-comet in its own environment: `python -m ve
                 "LINGUALIFT_COMET_BIN=~/comet/bin/comet-score")
 
 
-def comet_score(hyps: list[str], refs: list[str], srcs: list[str] | None, model: str) -> Score:
+def _run(hyps: list[str], refs: list[str] | None, srcs: list[str], model: str) -> tuple[str | None, str | None]:
+    """comet-score's stdout, or (None, why it is unavailable). Without refs a QE model
+    (COMET-Kiwi) scores source and hypothesis alone."""
     binary = os.environ.get("LINGUALIFT_COMET_BIN") or shutil.which("comet-score")
     if not binary:
-        return Score("comet", None, unavailable=INSTALL_HINT)
-    if srcs is None:
-        return Score("comet", None, unavailable="COMET needs the source sentences (--src)")
+        return None, INSTALL_HINT
     try:
         model_path = model if Path(model).exists() else str(assets.hub_snapshot(model) / "checkpoints" / "model.ckpt")
     except assets.AssetUnavailable as err:
-        return Score("comet", None, unavailable=err.message)
+        return None, err.message
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
         for name, lines in (("src", srcs), ("hyp", hyps), ("ref", refs)):
-            files[name] = Path(tmp) / f"{name}.txt"
-            files[name].write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        proc = subprocess.run(
-            [binary, "-s", str(files["src"]), "-t", str(files["hyp"]), "-r", str(files["ref"]),
-             "--model", model_path, "--only_system", "--quiet"],
-            capture_output=True, text=True)
-    match = re.search(r"score:\s*([-0-9.]+)\s*$", proc.stdout.strip())
-    if proc.returncode != 0 or not match:
+            if lines is not None:
+                files[name] = Path(tmp) / f"{name}.txt"
+                files[name].write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        args = [binary, "-s", str(files["src"]), "-t", str(files["hyp"]), "--model", model_path, "--quiet"]
+        proc = subprocess.run(args + (["-r", str(files["ref"])] if "ref" in files else []),
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return Score("comet", None, unavailable=f"comet-score failed: {tail[0]}")
+        return None, f"comet-score failed: {tail[0]}"
+    return proc.stdout, None
+
+
+def comet_score(hyps: list[str], refs: list[str], srcs: list[str] | None, model: str) -> Score:
+    if srcs is None:
+        return Score("comet", None, unavailable="COMET needs the source sentences (--src)")
+    out, why = _run(hyps, refs, srcs, model)
+    match = re.search(r"score:\s*([-0-9.]+)\s*$", out.strip()) if out else None
+    if not match:
+        return Score("comet", None, unavailable=why or "comet-score printed no system score")
+    binary = os.environ.get("LINGUALIFT_COMET_BIN") or shutil.which("comet-score")
     return Score("comet", float(match.group(1)), f"comet|model:{model}|bin:{Path(binary).name}")
+
+
+def segment_scores(hyps: list[str], refs: list[str] | None, srcs: list[str], model: str) -> list[float] | None:
+    """One COMET (or, without refs, COMET-Kiwi QE) score per segment, or None when unavailable."""
+    out, _ = _run(hyps, refs, srcs, model)
+    if not out:
+        return None
+    scores = [float(m.group(1)) for m in re.finditer(r"Segment \d+\s+score:\s*([-0-9.]+)", out)]
+    return scores if len(scores) == len(hyps) else None

@@ -6,18 +6,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from lingualift.core.config import StrictModel
+from lingualift.quality.config import DecodingSettings
 
 
-class FileTranslateSettings(StrictModel):
+class FileTranslateSettings(DecodingSettings):
     src_lang: str = Field(..., description="source language (code or name: en, eng_Latn, English)")
     tgt_lang: str = Field(..., description="target language")
     template: str = Field("llamax-alpaca", description="prompt: llamax-alpaca, tower-chatml, chat, or a Jinja file")
     field: str = Field("text", description="JSONL: the field to translate (the record comes back with "
                                            "'translation')")
     column: int = Field(1, ge=1, description="TSV: the 1-based column to translate")
-    batch_size: int = Field(16, ge=1, description="lines per generation batch")
-    max_new_tokens: int = Field(256, ge=1, description="longest translation, in tokens")
-    num_beams: int = Field(1, ge=1, description="beam size (LLaMAX evaluates with 4)")
     engine: Literal["auto", "hf", "vllm"] = Field("auto", description="hf, vllm, or auto (vLLM when installed "
                                                                       "and a GPU is present)")

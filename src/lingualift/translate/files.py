@@ -17,7 +17,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -106,9 +106,10 @@ def _complete_lines(path: Path) -> int:
 def run(settings: FileTranslateSettings, *, model: str, path: str, out: str | None,
         progress: ProgressFactory | None = None) -> int:
     """Translate `path` into `out` (or stdout); returns the number of lines written this run."""
-    from lingualift.inference.generate import GenerationParams, load_generator
+    from lingualift.inference.generate import load_generator
     from lingualift.inference.prompts import get_template
     from lingualift.lang.languages import resolve_code
+    from lingualift.quality import decoding
 
     s = settings
     field, column, template = s.field, s.column, s.template
@@ -123,12 +124,11 @@ def run(settings: FileTranslateSettings, *, model: str, path: str, out: str | No
     if chosen.needs_examples:
         raise InputError(f"template {template!r} needs few-shot examples; translate takes llamax-alpaca, "
                          "tower-chatml, chat or a Jinja file")
-    params = GenerationParams(batch_size=s.batch_size, max_new_tokens=s.max_new_tokens, num_beams=s.num_beams,
-                              stop=chosen.stop)
+    params = replace(s.generation(), stop=chosen.stop)
 
     def translate(texts: list[str]) -> list[str]:
         prompts = [chosen.render(text, src, tgt, []) for text in texts]
-        return [chosen.extract(o, tgt) for o in generator.generate(prompts, params)]
+        return decoding.translate(generator, prompts, texts, tgt, params, lambda o: chosen.extract(o, tgt))[0]
 
     source = read_input(path, field, column)
     if out is None:
