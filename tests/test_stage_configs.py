@@ -18,7 +18,7 @@ from lingualift.vocab.config import ExpandSettings
 
 COMMAND = typer.main.get_command(app)
 EXPECTED = {"vocab analyze", "vocab expand", "data build", "data sft", "data dpo", "train cpt", "train sft",
-            "train dpo", "eval translate", "eval tasks", "eval ppl", "probe", "translate", "serve"}
+            "train dpo", "train grpo", "eval translate", "eval tasks", "eval ppl", "probe", "translate", "serve"}
 
 
 def _click(path: str):

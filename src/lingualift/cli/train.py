@@ -12,7 +12,8 @@ from lingualift.cli.options import stage_command
 from lingualift.core.io import InputError
 from lingualift.train.config import LoraSettings, TrainConfig, TrainSettings
 
-train_app = typer.Typer(help="Train: continual pretraining (cpt), instruction tuning (sft), preference tuning (dpo).",
+train_app = typer.Typer(help="Train: continual pretraining (cpt), instruction tuning (sft), preference tuning (dpo), "
+                             "reinforcement learning with translation rewards (grpo).",
                         no_args_is_help=True)
 
 CONFIG_HELP = "YAML with training settings (and optionally model, data, out); flags and --set override it."
@@ -24,6 +25,10 @@ STAGES = {
     "sft": ("Instruction JSONL/JSON: messages, Alpaca or ShareGPT records.",
             "Instruction tuning, loss on assistant tokens only; chat template or LLaMAX's Alpaca prompt.\n\n"
             "Example: lingualift train sft --config recipes/sft-tiny.yaml"),
+    "grpo": ("Parallel JSONL/JSON: src, tgt, src_lang, tgt_lang.",
+             "Reinforcement learning with translation rewards (chrF++, target language, repetition, length, "
+             "QE) on TRL's GRPOTrainer.\n\nExample: lingualift train grpo --model runs/demo/sft/model --data "
+             "pairs.jsonl --out runs/grpo --max-steps 200 --set rewards.chrf=1.0"),
     "dpo": ("Preference JSONL/JSON: prompt, chosen, rejected.",
             "Preference tuning with TRL's DPOTrainer (SambaLingo's stage after SFT).\n\n"
             "Example: lingualift train dpo --model runs/sft-tiny/model --data runs/dpo-tiny.jsonl --out runs/dpo-tiny"),

@@ -14,15 +14,16 @@ import json
 import random
 from collections import Counter
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field
 
 from lingualift.core.config import StrictModel
-from lingualift.core.io import atomic_path
+from lingualift.core.io import InputError, atomic_path
 from lingualift.data.config import Source
 from lingualift.data.parallel import by_direction, degrade, language_names, read_pairs
 from lingualift.inference.prompts import LLAMAX_INSTRUCTION
+from lingualift.quality.rewards import DEFAULT_WEIGHTS
 
 
 class PreferenceConfig(StrictModel):
@@ -30,6 +31,36 @@ class PreferenceConfig(StrictModel):
     examples: int = Field(500, ge=1, description="preference pairs to make")
     both_directions: bool = Field(True, description="each pair in both directions")
     seed: int = Field(0, description="seed of sampling")
+    mode: Literal["reference", "samples"] = Field(
+        "reference", description="reference: the reference chosen, the model's output (or a degraded reference) "
+                                 "rejected; samples: the best and worst of --samples model samples by the reward "
+                                 "(Tower+ / Hunyuan-MT; needs --model)")
+    samples: int = Field(4, ge=2, description="samples mode: candidates sampled per prompt")
+    rewards: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS),
+                                      description="samples mode: reward term -> weight, as train grpo")
+
+
+def _from_samples(cfg: PreferenceConfig, items, prompts: list[str], model: str, batch_size: int) -> list[dict]:
+    """Best and worst of the model's own samples by the translation reward; prompts whose
+    samples all score the same teach nothing and are left out."""
+    from lingualift.inference.generate import GenerationParams, load_generator
+    from lingualift.quality import rewards
+
+    generator = load_generator(model, engine="hf")
+    rendered = [generator.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                                        add_generation_prompt=True) for p in prompts]
+    params = GenerationParams(batch_size=batch_size, max_new_tokens=256, do_sample=True, seed=cfg.seed)
+    records = []
+    for ((src, tgt), (a, b)), prompt, cands in zip(items, prompts, generator.candidates(rendered, params, cfg.samples)):
+        scores, _ = rewards.total(cfg.rewards, cands, [b] * len(cands), [a] * len(cands), [tgt] * len(cands))
+        best, worst = max(range(len(cands)), key=scores.__getitem__), min(range(len(cands)), key=scores.__getitem__)
+        if scores[best] == scores[worst]:
+            continue
+        records.append({"prompt": [{"role": "user", "content": prompt}], "chosen": rewards.translation(cands[best]),
+                        "rejected": rewards.translation(cands[worst]), "rejected_from": "samples",
+                        "rewards": {"chosen": round(scores[best], 4), "rejected": round(scores[worst], 4)},
+                        "src_lang": src, "tgt_lang": tgt})
+    return records
 
 
 def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, batch_size: int = 16) -> dict:
@@ -38,6 +69,13 @@ def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, b
     rng.shuffle(items)
     items = items[:cfg.examples]
     prompts = [LLAMAX_INSTRUCTION.format(**language_names(src, tgt)) + f"\n\n{a}" for (src, tgt), (a, _) in items]
+    if cfg.mode == "samples":
+        if not model:
+            raise InputError("mode samples ranks the model's own samples: give --model")
+        records = _from_samples(cfg, items, prompts, model, batch_size)
+        _write(out, records)
+        return {"examples": len(records), "rejected_from": {"samples": len(records)}, "model": model,
+                "skipped_ties": len(items) - len(records)}
     own = [None] * len(items)
     if model:
         from lingualift.inference.generate import GenerationParams, load_generator
@@ -52,7 +90,11 @@ def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, b
                             else (degrade(b, rng), "degraded"))
         records.append({"prompt": [{"role": "user", "content": prompt}], "chosen": b, "rejected": rejected,
                         "rejected_from": origin, "src_lang": src, "tgt_lang": tgt})
-    with atomic_path(out) as tmp:
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    _write(out, records)
     return {"examples": len(records), "rejected_from": dict(Counter(r["rejected_from"] for r in records)),
             "model": model}
+
+
+def _write(out: str | Path, records: list[dict]) -> None:
+    with atomic_path(out) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")

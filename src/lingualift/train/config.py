@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field
 
 from lingualift.core.config import CommaList, StrictModel
+from lingualift.quality.rewards import DEFAULT_WEIGHTS
 
 # Every linear layer of a Llama-style block: LoRA on all of them is what QLoRA found to
 # match full fine-tuning; attention-only LoRA loses quality.
@@ -65,6 +66,14 @@ class TrainSettings(StrictModel):
     max_length: int = Field(1024, ge=8, description="sft/dpo: longer examples are cut")
     packing: bool = Field(False, description="sft: pack examples into max_length rows, attention kept inside each")
     beta: float = Field(0.1, gt=0, description="dpo: KL strength (TRL's default; SambaLingo publishes none)")
+    num_generations: int = Field(4, ge=2, description="grpo: completions sampled per prompt (the group)")
+    max_completion_length: int = Field(128, ge=1, description="grpo: longest completion, in tokens")
+    rewards: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS),
+                                      description="grpo: reward term -> weight (chrf, language, repetition, length, "
+                                                  "qe)")
+    grpo_beta: float = Field(0.0, ge=0, description="grpo: KL strength to the starting model (TRL's default 0: "
+                                                    "no reference model in memory)")
+    qe_model: Optional[str] = Field(None, description="grpo: COMET-Kiwi model for the qe reward term")
 
 
 class TrainConfig(TrainSettings):
