@@ -54,7 +54,8 @@ def main() -> None:
             outs = [row[0] for row in gen.candidates(prompts, params, args.n)]
             hyps = [template.extract(o, "swh_Latn") for o in outs]
         else:
-            hyps, _ = decoding.translate(gen, prompts, src, "swh_Latn", params, lambda o: template.extract(o, "swh_Latn"))
+            hyps, _ = decoding.translate(gen, prompts, src, "eng_Latn", "swh_Latn", params,
+                                         lambda o: template.extract(o, "swh_Latn"))
         seconds = time.perf_counter() - started
         chrf = sacrebleu.corpus_chrf(hyps, [ref], word_order=2).score
         print(f"| {name} | {len(src) / seconds:.2f} | {seconds:.1f} | {chrf:.2f} |")

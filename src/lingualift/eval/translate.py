@@ -80,7 +80,7 @@ def _translate(job: _Job, s: TranslateSettings, metrics, generator: Generator, t
     params = GenerationParams(**{**s.generation().as_dict(), "stop": template.stop})
     before = asdict(generator.stats)
     started = time.perf_counter()
-    hyps, chosen_by = decoding.translate(generator, prompts, list(job.source.lines), job.tgt, params,
+    hyps, chosen_by = decoding.translate(generator, prompts, list(job.source.lines), job.src, job.tgt, params,
                                          lambda out: template.extract(out, job.tgt), progress)
     scores = score_all(hyps, list(job.reference.lines), job.tgt, list(job.source.lines), metrics,
                        Options(spm_model=s.spm_model))
@@ -115,6 +115,10 @@ def run(settings: TranslateSettings, *, model: str, data: str, out: str, compare
         raise InputError(f"template {s.template} uses examples: it needs --shots K (K >= 1)")
     jobs = _plan(model, data, out, s, metrics, template.source if template else "chat", needs_pool)
     todo = [job for job in jobs if job.cached() is None]
+    if todo:
+        from lingualift.inference import mt
+
+        mt.check(model, [(job.src, job.tgt) for job in todo])
     generator = load_generator(model, s.engine, s.dtype) if todo else None
     if template is None:
         template = get_template("chat", generator.tokenizer if generator else None)

@@ -65,6 +65,22 @@ class Generator:
     engine: str = "hf"
     stats: GenerationStats = field(default_factory=GenerationStats)
 
+    @property
+    def seq2seq(self) -> bool:
+        """An encoder-decoder MT model (NLLB, M2M-100, MADLAD): it takes source texts, not prompts."""
+        return bool(getattr(getattr(self.model, "config", None), "is_encoder_decoder", False))
+
+    def translate(self, texts: list[str], src: str, tgt: str, params: GenerationParams, n: int = 1,
+                  progress: Callable[[int], None] | None = None) -> list[list[str]]:
+        """`n` translations of each source text by an encoder-decoder MT model (inference/mt.py)."""
+        from lingualift.inference import mt
+
+        start = time.perf_counter()
+        outputs = mt.generate(self.model, self.tokenizer, texts, src, tgt, params, self.stats, progress, n)
+        self.stats.lines += len(texts)
+        self.stats.seconds += time.perf_counter() - start
+        return outputs
+
     def generate(self, prompts: list[str], params: GenerationParams,
                  progress: Callable[[int], None] | None = None) -> list[str]:
         return [outs[0] for outs in self.candidates(prompts, params, 1, progress)]
@@ -226,5 +242,6 @@ def load_generator(spec: str, engine: str = "auto", dtype: str = "auto") -> Gene
     if engine != "hf":
         raise InputError(f"unknown engine {engine!r}; choose auto, hf or vllm")
     model, tokenizer = models.load(spec, dtype=dtype)
-    tokenizer.padding_side = "left"
+    if not getattr(model.config, "is_encoder_decoder", False):
+        tokenizer.padding_side = "left"
     return Generator(model, tokenizer, "hf")

@@ -1,4 +1,5 @@
-"""Load a causal LM and its tokenizer from a hub id, a local directory, a GGUF file or a preset.
+"""Load a model and its tokenizer from a hub id, a local directory, a GGUF file or a preset:
+causal LMs, and encoder-decoder MT models (NLLB, M2M-100, MADLAD) by their config.
 
 Presets give tests and demos real models without a hub: `tiny` is built from config (a
 byte-level tokenizer, so every FLORES-200 language round-trips), and the GGUF presets come
@@ -186,6 +187,11 @@ def load(spec: str, dtype: str = "auto", device: str | None = None):
     if gguf:
         model, tokenizer = load_gguf(directory / gguf, dtype=torch_dtype)
     else:
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch_dtype)
+        from transformers import AutoConfig, AutoModelForSeq2SeqLM
+
+        # encoder-decoder MT models (NLLB, M2M-100, MADLAD) load as what they are
+        seq2seq = getattr(AutoConfig.from_pretrained(directory), "is_encoder_decoder", False)
+        loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+        model = loader.from_pretrained(directory, dtype=torch_dtype)
         tokenizer = AutoTokenizer.from_pretrained(directory)
     return model.to(device).eval(), tokenizer

@@ -101,18 +101,22 @@ def choose(strategy: str, candidates: list[list[str]], sources: list[str], tgt: 
     return picked, how
 
 
-def translate(generator, prompts: list[str], sources: list[str], tgt: str, params,
+def translate(generator, prompts: list[str], sources: list[str], src: str, tgt: str, params,
               extract: Callable[[str], str], progress=None) -> tuple[list[str], str]:
-    """Translations of `prompts` by `params.decoding`: standard (greedy / beam / sampling as the
-    params say) or mbr / rerank over `params.candidates` candidates. Returns (translations,
-    how they were chosen)."""
-    if params.decoding == "standard":
-        return [extract(o) for o in generator.generate(prompts, params, progress)], "standard"
+    """Translations by `params.decoding`: standard (greedy / beam / sampling as the params say)
+    or mbr / rerank over `params.candidates` candidates. A causal model gets `prompts`, an
+    encoder-decoder MT model the `sources`. Returns (translations, how they were chosen)."""
     if params.decoding not in STRATEGIES:
         from lingualift.core.io import InputError
 
         raise InputError(f"unknown decoding {params.decoding!r}; choose {', '.join(STRATEGIES)}")
-    found = generator.candidates(prompts, params, params.candidates, progress)
+    n = 1 if params.decoding == "standard" else params.candidates
+    if generator.seq2seq:
+        found = generator.translate(sources, src, tgt, params, n, progress)
+    else:
+        found = generator.candidates(prompts, params, n, progress)
+    if params.decoding == "standard":
+        return [extract(row[0]) for row in found], "standard"
     cands = [[extract(c) for c in row] for row in found]
     picked, how = choose(params.decoding, cands, sources, tgt, utility_name=params.utility, qe_model=params.qe_model)
     source = "samples" if params.do_sample else "beam n-best"

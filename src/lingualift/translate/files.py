@@ -119,6 +119,9 @@ def run(settings: FileTranslateSettings, *, model: str, path: str, out: str | No
     # A file is read once to check every line (and count them for the progress bar) before the
     # model loads, then streamed again: memory stays flat on any file size.
     total = sum(1 for _ in read_input(path, field, column)) if path != "-" else None
+    from lingualift.inference import mt
+
+    mt.check(model, [(src, tgt)])
     generator = load_generator(model, engine=s.engine)
     chosen = get_template(template, generator.tokenizer)
     if chosen.needs_examples:
@@ -128,7 +131,7 @@ def run(settings: FileTranslateSettings, *, model: str, path: str, out: str | No
 
     def translate(texts: list[str]) -> list[str]:
         prompts = [chosen.render(text, src, tgt, []) for text in texts]
-        return decoding.translate(generator, prompts, texts, tgt, params, lambda o: chosen.extract(o, tgt))[0]
+        return decoding.translate(generator, prompts, texts, src, tgt, params, lambda o: chosen.extract(o, tgt))[0]
 
     source = read_input(path, field, column)
     if out is None:
