@@ -139,6 +139,15 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
     app = FastAPI(title="lingualift", version=__version__, lifespan=lifespan,
                   description=__doc__.split("\n\n")[1].replace("\n", " "))
 
+    def openapi() -> dict:
+        """The schema with this server's own limits, so a client sees them before it gets a 413."""
+        if app.openapi_schema is None:
+            texts = FastAPI.openapi(app)["components"]["schemas"]["TranslateRequest"]["properties"]["texts"]
+            texts["maxItems"], texts["items"]["maxLength"] = settings.max_texts, settings.max_chars
+        return app.openapi_schema
+
+    app.openapi = openapi
+
     async def run(prompts: list[str], params: GenerationParams) -> list[str]:
         try:
             return await asyncio.wait_for(batcher.submit(prompts, params), settings.timeout)
@@ -242,8 +251,11 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
         prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         limit = min(body.max_completion_tokens or body.max_tokens or settings.max_new_tokens, settings.max_new_tokens)
         stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
-        params = GenerationParams(max_new_tokens=limit, do_sample=body.temperature > 0,
-                                  temperature=body.temperature or 1.0, top_p=body.top_p, stop=stop,
+        # Below 0.01 sampling is greedy decoding in all but exact ties, and far below (1e-93, found by
+        # the fuzzer) logits / temperature overflow to inf and sampling fails: such a request is greedy.
+        sample = body.temperature >= 0.01
+        params = GenerationParams(max_new_tokens=limit, do_sample=sample,
+                                  temperature=body.temperature if sample else 1.0, top_p=body.top_p, stop=stop,
                                   seed=body.seed or 0)
         [output] = await run([prompt], params)
         prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
