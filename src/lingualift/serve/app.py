@@ -6,9 +6,10 @@ POST /v1/chat/completions and GET /v1/models (the OpenAI subset existing clients
 {"error": {"message", "type", "code"}}: 400 unknown language, malformed JSON or a text that
 is not encodable (a lone surrogate), 401 missing or wrong API key, 413 too many texts /
 characters or a body over the limit, 422 a body that does not fit the schema, 500 an
-internal error, 504 a request that outlived the timeout. With an API key set, every route but /health and
-the page needs it (`Authorization: Bearer KEY` or `X-API-Key: KEY`); the page is static
-HTML that asks for the key and sends it with each call.
+internal error, 504 a request that outlived the timeout (docs/reliability.md, Server). With
+an API key set, every route but /health and the page needs it (`Authorization: Bearer KEY`
+or `X-API-Key: KEY`); the page is static HTML that asks for the key and sends it with each
+call.
 """
 
 from __future__ import annotations
