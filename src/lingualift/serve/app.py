@@ -3,40 +3,45 @@
 Routes: POST /v1/translate, GET /v1/languages, GET /health, GET /metrics (Prometheus text),
 POST /v1/chat/completions and GET /v1/models (the OpenAI subset existing clients use),
 /openapi.json and /docs, and the page at /. Every error is JSON in OpenAI's shape,
-{"error": {"message", "type", "code"}}: 400 unknown language or malformed JSON, 401 missing
-or wrong API key, 413 too many texts / characters, 422 a body that does not fit the schema,
-504 a request that outlived the timeout. With an API key set, every route but /health and
-the page needs it (`Authorization: Bearer KEY` or `X-API-Key: KEY`); the page is static
-HTML that asks for the key and sends it with each call.
+{"error": {"message", "type", "code"}}: 400 unknown language, malformed JSON or a text that
+is not encodable (a lone surrogate), 401 missing or wrong API key, 413 too many texts /
+characters or a body over the limit, 422 a body that does not fit the schema, 500 an
+internal error, 504 a request that outlived the timeout (docs/reliability.md, Server). With
+an API key set, every route but /health and the page needs it (`Authorization: Bearer KEY`
+or `X-API-Key: KEY`); the page is static HTML that asks for the key and sends it with each
+call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
+import logging
 import time
 import uuid
 from contextlib import asynccontextmanager
 from importlib import resources
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 
 from lingualift import __version__
 from lingualift.core.io import InputError
+from lingualift.core.records import text_problem
 from lingualift.inference.generate import GenerationParams, Generator
 from lingualift.inference.prompts import get_template
 from lingualift.lang import languages
 from lingualift.serve import schemas
 from lingualift.serve.batcher import Batcher
 from lingualift.serve.config import ServeSettings
+from lingualift.serve.guard import Guard, error_response
 from lingualift.serve.prometheus import Metrics
 from lingualift.serve.split import join, split, whole
 
 OPEN_ROUTES = ("/health", "/")
+log = logging.getLogger("lingualift.serve")
 
 
 class ApiError(Exception):
@@ -45,8 +50,18 @@ class ApiError(Exception):
         self.status, self.message, self.kind = status, message, kind
 
 
-def _error(status: int, message: str, kind: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+def _check_texts(value, where: str = "") -> None:
+    """Refuse a request holding a string that is not text (a lone surrogate, valid JSON) before
+    any of it joins a generation batch, where the tokenizer would fail the whole batch."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_texts(key, where)
+            _check_texts(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_texts(item, f"{where}[{i}]")
+    elif problem := text_problem(value):
+        raise ApiError(400, f"{where or 'body'}: {problem}", "invalid_text")
 
 
 def _lang(query: str, role: str) -> languages.Language:
@@ -113,6 +128,8 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
         return outputs
 
     batcher = Batcher(generate, max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_wait_ms)
+    # read at each scrape, so it is the queue as it is (0 when idle), not as the last request saw it
+    metrics.queued.set_function(batcher.waiting)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -123,39 +140,33 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
     app = FastAPI(title="lingualift", version=__version__, lifespan=lifespan,
                   description=__doc__.split("\n\n")[1].replace("\n", " "))
 
+    def openapi() -> dict:
+        """The schema with this server's own limits, so a client sees them before it gets a 413."""
+        if app.openapi_schema is None:
+            texts = FastAPI.openapi(app)["components"]["schemas"]["TranslateRequest"]["properties"]["texts"]
+            texts["maxItems"], texts["items"]["maxLength"] = settings.max_texts, settings.max_chars
+        return app.openapi_schema
+
+    app.openapi = openapi
+
     async def run(prompts: list[str], params: GenerationParams) -> list[str]:
-        metrics.queued.set(batcher.queue.qsize() + len(batcher.held) + len(prompts))
         try:
             return await asyncio.wait_for(batcher.submit(prompts, params), settings.timeout)
         except TimeoutError:
             raise ApiError(504, f"request took longer than the server's timeout of {settings.timeout:g} s",
                            "timeout") from None
+        except Exception as err:  # this request's prompts failed even alone (the batcher retried them)
+            log.exception("generation failed")
+            raise ApiError(500, f"generation failed ({type(err).__name__}); the server log has the details",
+                           "server_error") from None
 
-    body_limit = settings.max_texts * settings.max_chars * 4 + 65536  # UTF-8 worst case plus JSON overhead
+    # 12 bytes a character: an astral character JSON-escaped as a surrogate pair (\ud83d\ude00), as
+    # json.dumps (Python's requests) sends every non-ASCII text; plus 64 KiB for the rest of the body
+    body_limit = settings.max_texts * settings.max_chars * 12 + 65536
 
-    def refuse(request: Request) -> JSONResponse | None:
-        """The answer to a request stopped before routing: no or wrong key, oversized body."""
-        if settings.api_key and request.url.path not in OPEN_ROUTES and request.method != "OPTIONS":
-            given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
-            if not hmac.compare_digest(given.encode(), settings.api_key.encode()):
-                return _error(401, "missing or wrong API key (send Authorization: Bearer KEY or X-API-Key)",
-                              "authentication_error")
-        length = request.headers.get("content-length") or "0"
-        if not length.isdigit():
-            return _error(400, f"malformed Content-Length {length!r}", "invalid_request_error")
-        if int(length) > body_limit:
-            return _error(413, f"request body over {body_limit} bytes", "request_too_large")
-        return None
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        start = time.perf_counter()
-        response = refuse(request) or await call_next(request)
-        # unrouted requests share one label: a scanner's random paths must not grow the metrics
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.requests.labels(route, str(response.status_code)).inc()
-        metrics.latency.labels(route).observe(time.perf_counter() - start)
-        return response
+    # Added before CORS, so CORS wraps it and a refusal still carries the CORS headers.
+    app.add_middleware(Guard, metrics=metrics, body_limit=body_limit, api_key=settings.api_key,
+                       open_routes=OPEN_ROUTES)
 
     if settings.cors_origin:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin, allow_methods=["GET", "POST"],
@@ -163,41 +174,44 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
 
     @app.exception_handler(ApiError)
     async def api_error(request, err: ApiError):
-        return _error(err.status, err.message, err.kind)
+        return error_response(err.status, err.message, err.kind)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, err: HTTPException):
-        return _error(err.status_code, str(err.detail), "not_found" if err.status_code == 404 else "http_error")
+        kind = {404: "not_found", 413: "request_too_large"}.get(err.status_code, "http_error")
+        return error_response(err.status_code, str(err.detail), kind, getattr(err, "headers", None))  # 405 keeps Allow
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, err: RequestValidationError):
         problems = err.errors()
         if any(p["type"] == "json_invalid" for p in problems):
-            return _error(400, "malformed JSON body", "invalid_json")
+            return error_response(400, "malformed JSON body", "invalid_json")
         where = ".".join(str(x) for x in problems[0]["loc"][1:]) or "body"
-        return _error(422, f"{where}: {problems[0]['msg']}", "invalid_request_error")
+        return error_response(422, f"{where}: {problems[0]['msg']}", "invalid_request_error")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
         return resources.files("lingualift.serve").joinpath("page.html").read_text(encoding="utf-8")
 
-    @app.get("/health")
+    @app.get("/health", responses=schemas.error_responses(500))
     async def health():
-        return {"status": "ok", "model": model_name, "queued": batcher.queue.qsize() + len(batcher.held)}
+        return {"status": "ok", "model": model_name, "queued": batcher.waiting()}
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus():
         return Response(metrics.text(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/v1/languages", response_model=schemas.LanguagesResponse)
+    @app.get("/v1/languages", response_model=schemas.LanguagesResponse, responses=schemas.error_responses(401, 500))
     async def list_languages():
         trained = set(trained_langs or [])
         return {"model": model_name, "languages": [
             {**lang.as_dict(), "trained": lang.code in trained} for lang in languages.all_languages()]}
 
-    @app.post("/v1/translate", response_model=schemas.TranslateResponse)
+    @app.post("/v1/translate", response_model=schemas.TranslateResponse,
+              responses=schemas.error_responses(400, 401, 413, 422, 500, 504))
     async def translate(body: schemas.TranslateRequest):
         start = time.perf_counter()
+        _check_texts(body.model_dump())
         src, tgt = _lang(body.source_lang, "source_lang"), _lang(body.target_lang, "target_lang")
         if len(body.texts) > settings.max_texts:
             raise ApiError(413, f"{len(body.texts)} texts; at most {settings.max_texts} per request", "request_too_large")
@@ -220,12 +234,14 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
                 "model": model_name, "template": chosen.name,
                 "timing": {"seconds": round(time.perf_counter() - start, 4), "sentences": len(sentences)}}
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses=schemas.error_responses(401, 500))
     async def models():
         return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "lingualift"}]}
 
-    @app.post("/v1/chat/completions", response_model=schemas.ChatResponse)
+    @app.post("/v1/chat/completions", response_model=schemas.ChatResponse,
+              responses=schemas.error_responses(400, 401, 413, 422, 500, 504))
     async def chat(body: schemas.ChatRequest):
+        _check_texts(body.model_dump())
         if body.stream:
             raise ApiError(400, "stream: streaming responses are not supported; send stream false")
         if not getattr(tokenizer, "chat_template", None):
@@ -236,8 +252,11 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
         prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         limit = min(body.max_completion_tokens or body.max_tokens or settings.max_new_tokens, settings.max_new_tokens)
         stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
-        params = GenerationParams(max_new_tokens=limit, do_sample=body.temperature > 0,
-                                  temperature=body.temperature or 1.0, top_p=body.top_p, stop=stop,
+        # Below 0.01 sampling is greedy decoding in all but exact ties, and far below (1e-93, found by
+        # the fuzzer) logits / temperature overflow to inf and sampling fails: such a request is greedy.
+        sample = body.temperature >= 0.01
+        params = GenerationParams(max_new_tokens=limit, do_sample=sample,
+                                  temperature=body.temperature if sample else 1.0, top_p=body.top_p, stop=stop,
                                   seed=body.seed or 0)
         [output] = await run([prompt], params)
         prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])

@@ -6,16 +6,24 @@ until `max_batch_size` are gathered, and runs them as one `generate` call in a t
 the event loop keeps accepting requests. With max_batch_size 1 every prompt runs alone
 (the baseline `bench/serve.py` compares against). Prompts whose request has timed out are
 dropped before they reach the model.
+
+A batch is shared by strangers, so one request must not fail the others: when a batch
+raises, its prompts are run again one by one and only the one that fails alone gets the
+error (a batch that fails on a whole-batch cause, such as memory, then fails prompt by
+prompt, which costs time but answers all that can be answered).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lingualift.inference.generate import GenerationParams
+
+log = logging.getLogger("lingualift.serve")
 
 
 @dataclass
@@ -35,6 +43,10 @@ class Batcher:
         self.held: list[_Item] = []  # taken from the queue but waiting for a batch with their settings
         self.worker: asyncio.Task | None = None
 
+    def waiting(self) -> int:
+        """Prompts not yet in a batch (the `lingualift_queued_prompts` gauge and /health)."""
+        return self.queue.qsize() + len(self.held)
+
     def start(self) -> None:
         self.worker = asyncio.get_running_loop().create_task(self._run())
 
@@ -50,7 +62,7 @@ class Batcher:
             self.queue.put_nowait(item)
         try:
             return list(await asyncio.gather(*(item.future for item in items)))
-        except asyncio.CancelledError:
+        except BaseException:  # timed out, or one prompt failed: the request's other prompts are not needed
             for item in items:
                 item.future.cancel()
             raise
@@ -81,19 +93,35 @@ class Batcher:
 
     async def _run(self) -> None:
         while True:
-            batch = await self._gather()
-            if not batch:
-                continue
-            params = batch[0].params
+            batch: list[_Item] = []
             try:
-                outputs = await asyncio.to_thread(
-                    self.generate, [item.prompt for item in batch],
-                    GenerationParams(**{**params.as_dict(), "batch_size": len(batch)}))
-            except Exception as err:  # one bad batch fails its requests, not the server
+                batch = await self._gather()
+                await self._answer(batch)
+            except Exception:  # a bug here must not stop the worker: every later request would hang
+                log.exception("batch worker error")
                 for item in batch:
                     if not item.future.done():
-                        item.future.set_exception(err)
-                continue
-            for item, output in zip(batch, outputs):
-                if not item.future.done():
-                    item.future.set_result(output)
+                        item.future.set_exception(RuntimeError("the batch worker failed"))
+
+    async def _answer(self, batch: list[_Item]) -> None:
+        """Run `batch` and settle its futures; on an error, run each prompt alone to find whose it is."""
+        batch = [item for item in batch if not item.future.done()]
+        if not batch:
+            return
+        params = GenerationParams(**{**batch[0].params.as_dict(), "batch_size": len(batch)})
+        try:
+            outputs = await asyncio.to_thread(self.generate, [item.prompt for item in batch], params)
+            if len(outputs) != len(batch):
+                raise RuntimeError(f"generate returned {len(outputs)} outputs for {len(batch)} prompts")
+        except Exception as err:
+            if len(batch) > 1:
+                log.warning("a batch of %d failed (%s: %s); running its prompts one by one", len(batch),
+                            type(err).__name__, err)
+                for item in batch:
+                    await self._answer([item])
+            elif not batch[0].future.done():
+                batch[0].future.set_exception(err)
+            return
+        for item, output in zip(batch, outputs):
+            if not item.future.done():
+                item.future.set_result(output)

@@ -29,6 +29,30 @@ class TranslateRequest(_Body):
     options: TranslateOptions = Field(default_factory=TranslateOptions)
 
 
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class ErrorResponse(BaseModel):
+    """Every status but 2xx, in OpenAI's shape (clients written for OpenAI read it)."""
+
+    error: ErrorDetail
+
+
+# Declared on each route so the OpenAPI schema tells clients (and schemathesis) the truth: a
+# 422 is this shape, not FastAPI's default {"detail": [...]}, and 5xx is JSON too.
+_WHY = {400: "malformed JSON, unknown language, a text that is not encodable (a lone surrogate)",
+        401: "missing or wrong API key", 413: "too many texts or characters, or a body over the limit",
+        422: "a body that does not fit the schema", 500: "an internal error (the server log has it)",
+        504: "the request outlived the server's timeout"}
+
+
+def error_responses(*statuses: int) -> dict[int, dict]:
+    return {status: {"model": ErrorResponse, "description": _WHY[status]} for status in statuses}
+
+
 class Timing(BaseModel):
     seconds: float
     sentences: int
