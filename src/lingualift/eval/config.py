@@ -38,6 +38,9 @@ class TranslateSettings(StrictModel):
     engine: ENGINES = Field("auto", description="auto (vllm when installed and a GPU is present) | hf | vllm")
     dtype: DTYPES = Field("auto", description="auto (bf16 on GPU, fp32 on CPU) | bf16 | fp16 | fp32")
     seed: int = Field(0, description="seed for sampling and few-shot selection")
+    paired_test: Literal["bs", "ar"] = Field("bs", description="significance of --compare deltas: bs (paired "
+                                             "bootstrap, 1000 resamples) | ar (approximate randomization, 10000 "
+                                             "trials); seed $SACREBLEU_SEED (12345), as sacrebleu --paired-bs/-ar")
 
     def generation(self) -> GenerationParams:
         return GenerationParams(max_new_tokens=self.max_new_tokens, num_beams=self.num_beams,
