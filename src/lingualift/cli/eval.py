@@ -126,7 +126,7 @@ def eval_tasks(
         registry.get(name)  # an unknown task fails before anything loads
     previous = _previous(compare)
     results = evaluate(settings, model=model, data=data, out=out, progress=progress_bar)
-    task_report.write_all(Path(out), results, previous)
+    task_report.write_all(Path(out), results, previous, Path(compare) if compare else None)
     table = Table("task", "languages", "mean", "English", "non-English", "gap", title=model)
     for task, s in results["summary"].items():
         table.add_row(task, str(s["languages"]), *(show(s[k]) for k in
