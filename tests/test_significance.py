@@ -210,6 +210,10 @@ def test_eval_translate_compare_end_to_end(flores, tmp_path):
                                  batch_size=20, metrics=["chrf++", "bleu", "ter"])
     base, new = tmp_path / "base", tmp_path / "new"
     run(settings.model_copy(update={"max_new_tokens": 4}), **io, out=str(base))
+    # tiny's random weights score 0 both times: one baseline direction gets good translations
+    # (references with words dropped), so the report has a significant change and a null one
+    good = _drop(read_lines(flores / "swh_Latn.dev")[:20], 6, 3)
+    (base / "directions" / "eng_Latn-swh_Latn" / "hyp.txt").write_text("\n".join(good) + "\n", encoding="utf-8")
     results = run(settings, **io, out=str(new), compare=str(base))
     tests = results["comparison"]["significance"]
     assert set(tests) == {"eng_Latn-swh_Latn", "swh_Latn-eng_Latn"}
@@ -222,13 +226,17 @@ def test_eval_translate_compare_end_to_end(flores, tmp_path):
         assert per_metric["chrf++"] == expected
         assert per_metric["chrf++"]["system"] == pytest.approx(
             next(r for r in results["directions"] if r["direction"] == direction)["scores"]["chrf++"]["score"])
+    assert tests["eng_Latn-swh_Latn"]["chrf++"]["significant"] and tests["eng_Latn-swh_Latn"]["chrf++"]["delta"] < -20
+    assert not tests["swh_Latn-eng_Latn"]["chrf++"]["significant"]
     saved = json.loads((new / "results.json").read_text())
     assert saved["comparison"]["significance"] == tests and saved["comparison"]["test"] == "bs"
     md = (new / "report.md").read_text()
-    assert re.search(r"\| eng_Latn-swh_Latn \| [+-]\d+\.\d\d \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\] p=\d\.\d{3}", md)
+    significant = re.search(r"\| eng_Latn-swh_Latn \| (-\d+\.\d\d \[-\d+\.\d\d, -\d+\.\d\d\] p=\d\.\d{3})( n\.s\.)? \|", md)
+    assert significant and not significant.group(2)
+    assert re.search(r"\| swh_Latn-eng_Latn \| \+0\.00 \[\+0\.00, \+0\.00\] p=1\.000 n\.s\. \|", md)
     assert "seed 12345" in md and "bs:1000|seed:12345" in md
     html = (new / "report.html").read_text()
-    assert "95% CI" in html and "p=" in html
+    assert "95% CI" in html and "p=" in html and 'class="ns"' in html
     stamp = (new / "directions" / "eng_Latn-swh_Latn" / "significance.json").stat().st_mtime_ns
     run(settings, **io, out=str(new), compare=str(base))  # cached: the tests are not recomputed
     assert (new / "directions" / "eng_Latn-swh_Latn" / "significance.json").stat().st_mtime_ns == stamp
