@@ -119,7 +119,7 @@ def run(settings: TranslateSettings, *, model: str, data: str, out: str, compare
     jobs = _plan(model, data, out, s, metrics, template.source if template else "chat", needs_pool)
     previous = json.loads((Path(compare) / "results.json").read_text("utf-8")) if compare else None
     if previous:
-        _same_lines(jobs, previous, Path(compare))
+        _same_lines(jobs, previous, Path(compare), s.offset)
     todo = [job for job in jobs if job.cached() is None]
     generator = load_generator(model, s.engine, s.dtype) if todo else None
     if template is None:
@@ -148,13 +148,18 @@ def run(settings: TranslateSettings, *, model: str, data: str, out: str, compare
     return results
 
 
-def _same_lines(jobs: list[_Job], previous: dict, folder: Path) -> None:
-    """A paired test pairs segments: refuse, before anything runs, a baseline made from other lines."""
+def _same_lines(jobs: list[_Job], previous: dict, folder: Path, offset: int) -> None:
+    """A paired test pairs segments: refuse, before anything runs, a baseline made from other
+    lines (by their digest; results written before it was recorded: by file, offset and count)."""
     before = {r["direction"]: r for r in previous["directions"]}
     for job in jobs:
         old = before.get(f"{job.src}-{job.tgt}")
-        if old and (old.get("source_digest", job.source_digest) != job.source_digest
-                    or old["n"] != len(job.source.lines)):
+        if "source_digest" in (old or {}):
+            same = old["source_digest"] == job.source_digest
+        else:
+            same = old is None or (old.get("source_file") == job.source.origin
+                                   and previous["meta"].get("offset", 0) == offset)
+        if old and (not same or old["n"] != len(job.source.lines)):
             raise InputError(f"{job.src}-{job.tgt} there was translated from other source lines ({old['n']} lines "
                              f"of {old.get('source_file')}, here {len(job.source.lines)} of {job.source.origin}); "
                              "compare runs on the same lines (--split, --limit, --offset)", folder / "results.json")
