@@ -245,3 +245,35 @@ def test_eval_translate_compare_end_to_end(flores, tmp_path):
     with pytest.raises(InputError, match="other source lines") as err:
         run(shifted, **io, out=str(tmp_path / "shifted"), compare=str(base))
     assert "\n" not in str(err.value) and not (tmp_path / "shifted").exists()
+
+
+FAKE_COMET = """#!/bin/sh
+while [ $# -gt 0 ]; do case "$1" in -t) hyp="$2"; shift;; esac; shift; done
+awk -v f="$hyp" '{s = length($0) / 100; t += s; printf "%s\\tSegment %d\\tscore: %.4f\\n", f, NR - 1, s}
+END {printf "%s\\tscore: %.4f\\n", f, t / NR}' "$hyp"
+"""
+
+
+def test_comet_segments_are_bootstrapped_on_compare(flores, tmp_path, monkeypatch):
+    """A stand-in comet-score (segment score: length / 100) in COMET's output format."""
+    from lingualift.core import assets
+
+    fake = tmp_path / "comet-score"
+    fake.write_text(FAKE_COMET)
+    fake.chmod(0o755)
+    monkeypatch.setenv("LINGUALIFT_COMET_BIN", str(fake))
+    monkeypatch.setattr(assets, "hub_snapshot", lambda repo_id, kind="model": tmp_path)
+    io = {"model": "tiny", "data": f"flores:{flores}"}
+    settings = TranslateSettings(directions="eng_Latn-swh_Latn", limit=10, max_new_tokens=8, batch_size=10,
+                                 metrics=["chrf++", "comet"])
+    base, new = tmp_path / "base", tmp_path / "new"
+    run(settings.model_copy(update={"max_new_tokens": 2}), **io, out=str(base))
+    results = run(settings, **io, out=str(new), compare=str(base))
+    segments = {role: [float(x) for x in read_lines(folder / "directions" / "eng_Latn-swh_Latn" /
+                                                    "comet_segments.txt")] for role, folder in (("a", base), ("b", new))}
+    hyps = read_lines(new / "directions" / "eng_Latn-swh_Latn" / "hyp.txt", allow_empty=True)
+    # awk counts bytes or characters, by locale
+    assert segments["b"] in ([round(len(h) / 100, 4) for h in hyps], [round(len(h.encode()) / 100, 4) for h in hyps])
+    test = results["comparison"]["significance"]["eng_Latn-swh_Latn"]["comet"]
+    assert test == sig.segment_test("comet", segments["a"], segments["b"]).as_dict()
+    assert test["signature"].startswith("comet|test:bs|bs:1000|seed:12345") and "Δ comet" in (new / "report.md").read_text()

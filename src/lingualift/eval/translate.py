@@ -99,6 +99,8 @@ def _translate(job: _Job, s: TranslateSettings, metrics, generator: Generator, t
                        "tokens_per_s": round(new_tokens / seconds, 3) if seconds else None},
     }
     write_lines(job.folder / "hyp.txt", hyps)
+    if scores.get("comet") and scores["comet"].segments:  # what a later --compare bootstraps
+        write_lines(job.folder / "comet_segments.txt", [repr(x) for x in scores["comet"].segments])
     write_lines(job.folder / "prompt_example.txt", [json.dumps(prompts[0], ensure_ascii=False)] if prompts else [])
     write_json(job.folder / "scores.json", record)  # last: its presence marks the direction done
     return record
@@ -203,6 +205,11 @@ def _significance(jobs: list[_Job], records: list[dict], previous: dict, folder:
             write_json(cache, cached)
         out[record["direction"]] = {m: cached["tests"].get(m) or {"metric": m, "test": s.paired_test,
                                                                     "unavailable": missing.get(m)} for m in names}
+        comet = [folder / "directions" / record["direction"] / "comet_segments.txt", job.folder / "comet_segments.txt"]
+        if "comet" in metrics and all(path.is_file() for path in comet):
+            a, b = ([float(x) for x in read_lines(path)] for path in comet)
+            if len(a) == len(b) == record["n"]:
+                out[record["direction"]]["comet"] = sig.segment_test("comet", a, b).as_dict()
     return out
 
 
