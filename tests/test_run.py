@@ -85,6 +85,9 @@ def test_cache_invalidate_resume(shared, tmp_path):
     summary = json.loads((run / "report" / "summary.json").read_text())
     assert summary["perplexity"]["swh_Latn"]["adapted"] < summary["perplexity"]["swh_Latn"]["base"]
     assert summary["fertility"]["swh_Latn"]["change"] < 0
+    chrf = summary["translation"]["eng_Latn-swh_Latn"]["chrf++"]  # the paired test of adapted against base
+    assert "bs:1000|seed:12345" in chrf["signature"] and chrf["ci"][0] <= chrf["delta"] <= chrf["ci"][1]
+    assert "p=" in report
 
     cpt_weights = run / "cpt" / "model" / "model.safetensors"
     stamp = cpt_weights.stat().st_mtime_ns

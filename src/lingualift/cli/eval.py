@@ -43,7 +43,8 @@ def eval_translate(
     model: str = typer.Option(..., help=MODEL_HELP),
     data: str = typer.Option(..., help="flores:DIR | tsv:SRC_FILE,TGT_FILE | tsv:FILE.tsv | hf:NAME"),
     out: str = typer.Option(..., help="Output folder (per-direction outputs, results.json/csv, report.md/html)."),
-    compare: Optional[str] = typer.Option(None, help="Earlier output folder: report per-direction deltas against it."),
+    compare: Optional[str] = typer.Option(None, help="Earlier output folder (same source lines): per-direction deltas "
+                                                       "with sacrebleu's paired test, 95% CI and p-value."),
 ) -> None:
     """Translate a test set in many directions and score it with sacrebleu's metrics.
 
@@ -107,7 +108,8 @@ def eval_tasks(
     data: str = typer.Option(DEFAULT_TASKS_DATA, envvar="LINGUALIFT_TASKS_DATA",
                              help="Folder in the ../shared/data/tasks layout, or `hub` for the public "
                                   "copies on the Hugging Face hub (through the HF cache)."),
-    compare: Optional[str] = typer.Option(None, help="Earlier output folder: per-language deltas against it."),
+    compare: Optional[str] = typer.Option(None, help="Earlier output folder: per-language deltas with a paired "
+                                                       "bootstrap on per-item scores, 95% CI and p-value."),
 ) -> None:
     """Multilingual understanding and reasoning: accuracy per task and language.
 
@@ -126,7 +128,7 @@ def eval_tasks(
         registry.get(name)  # an unknown task fails before anything loads
     previous = _previous(compare)
     results = evaluate(settings, model=model, data=data, out=out, progress=progress_bar)
-    task_report.write_all(Path(out), results, previous)
+    task_report.write_all(Path(out), results, previous, Path(compare) if compare else None)
     table = Table("task", "languages", "mean", "English", "non-English", "gap", title=model)
     for task, s in results["summary"].items():
         table.add_row(task, str(s["languages"]), *(show(s[k]) for k in

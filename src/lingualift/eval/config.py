@@ -31,6 +31,10 @@ class TranslateSettings(DecodingSettings):
     spm_model: Optional[str] = Field(None, description="SentencePiece file for spBLEU instead of $SACREBLEU/models")
     engine: ENGINES = Field("auto", description="auto (vllm when installed and a GPU is present) | hf | vllm")
     dtype: DTYPES = Field("auto", description="auto (bf16 on GPU, fp32 on CPU) | bf16 | fp16 | fp32")
+    paired_test: Literal["bs", "ar"] = Field("bs", description="significance of --compare deltas: bs (paired "
+                                             "bootstrap, 1000 resamples) | ar (approximate randomization, 10000 "
+                                             "trials); seed $SACREBLEU_SEED (12345), as sacrebleu --paired-bs/-ar")
+
 
 
 class PplSettings(StrictModel):

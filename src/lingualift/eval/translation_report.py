@@ -15,6 +15,7 @@ from lingualift.core.io import write_json, write_text
 from lingualift.core.pages import fmt, render
 from lingualift.corpora.sources import ENGLISH
 from lingualift.lang import languages
+from lingualift.metrics.significance import RESAMPLES, TESTS, describe, seed
 
 # Metrics shown in summaries, in this order; others stay in results.json / .csv.
 SUMMARY = ("chrf++", "spbleu_flores200", "spbleu_flores101", "bleu", "off_target")
@@ -65,6 +66,43 @@ def deltas(records: list[dict], previous: dict) -> list[dict]:
     return rows
 
 
+def comparison_columns(tests: dict | None) -> list[str]:
+    """The summary metrics, then the tested ones the summary leaves out (TER)."""
+    tested = {m for per_metric in (tests or {}).values() for m in per_metric}
+    return [*SUMMARY, *sorted(tested - set(SUMMARY))]
+
+
+def legend(against: str, test: str) -> str:
+    return (f"Δ = this run − {against}, [its 95% confidence interval], p from sacrebleu's {TESTS[test]} "
+            f"({RESAMPLES[test]} {'resamples' if test == 'bs' else 'trials'}, seed {seed()}; signatures below); "
+            "n.s.: p ≥ 0.05, a difference chance alone could make.")
+
+
+def _cells(results: dict) -> list[dict]:
+    """Per direction and column: the tested delta with CI and p, or the plain delta."""
+    comparison = results["comparison"]
+    tests, columns = comparison.get("significance") or {}, comparison_columns(comparison.get("significance"))
+    rows = []
+    for row in comparison["deltas"]:
+        cells = []
+        for m in columns:
+            t = tests.get(row["direction"], {}).get(m)
+            if t and t.get("delta") is not None:
+                lo, hi = t["ci"]
+                cells.append({"delta": f"{t['delta']:+.2f}", "ci": f"[{lo:+.2f}, {hi:+.2f}]",
+                              "p": f"p={t['p_value']:.3f}", "ns": not t["significant"], "text": describe(t)})
+            else:
+                cells.append({"delta": fmt(row.get(m)), "ci": "", "p": "", "ns": False, "text": fmt(row.get(m))})
+        rows.append({"direction": row["direction"], "cells": cells})
+    return rows
+
+
+def test_signatures(tests: dict | None) -> list[tuple[str, str]]:
+    found = {(m, t["signature"]) for per_metric in (tests or {}).values() for m, t in per_metric.items()
+             if t.get("signature")}
+    return sorted(found)
+
+
 def _csv(records: list[dict]) -> str:
     metrics = sorted({m for r in records for m in r["scores"]})
     buf = io.StringIO()
@@ -91,15 +129,20 @@ def _markdown(results: dict, previous: dict | None) -> str:
     for r in records:
         lines.append(f"| {r['direction']} | {r['n']} | " + " | ".join(fmt(value(r, m)) for m in SUMMARY) + " |")
     if previous:
-        lines += ["", f"## Change against {previous['meta']['model']}", "",
-                  "| direction | " + " | ".join(f"Δ {m}" for m in SUMMARY) + " |", "|---|" + "---|" * len(SUMMARY)]
-        for row in deltas(records, previous):
-            lines.append(f"| {row['direction']} | " + " | ".join(fmt(row[m]) for m in SUMMARY) + " |")
+        comparison = results["comparison"]
+        columns = comparison_columns(comparison.get("significance"))
+        lines += ["", f"## Change against {previous['meta']['model']}", "", legend(comparison["against"],
+                                                                               comparison["test"]), "",
+                  "| direction | " + " | ".join(f"Δ {m}" for m in columns) + " |", "|---|" + "---|" * len(columns)]
+        for row in _cells(results):
+            lines.append(f"| {row['direction']} | " + " | ".join(c["text"] for c in row["cells"]) + " |")
     unavailable = {name: s["unavailable"] for r in records for name, s in r["scores"].items() if s.get("unavailable")}
     if unavailable:
         lines += ["", "## Unavailable metrics", ""] + [f"- **{k}**: {v}" for k, v in unavailable.items()]
     lines += ["", "## Signatures", ""]
     lines += [f"- {name}: `{sig}`" for name, sigs in meta["signatures"].items() for sig in sigs]
+    lines += [f"- {name} (paired test): `{sig}`" for name, sig in test_signatures(
+        results.get("comparison", {}).get("significance"))]
     lines += ["", f"Versions: {meta['versions']}", "", f"Command: `{meta['command']}`", ""]
     return "\n".join(lines)
 
@@ -109,8 +152,17 @@ def _html(results: dict, previous: dict | None) -> str:
     langs = sorted({r["src"] for r in records} | {r["tgt"] for r in records})
     cell = {(r["src"], r["tgt"]): value(r, HEAT_METRIC) for r in records}
     delta = {row["direction"]: row[HEAT_METRIC] for row in deltas(records, previous)} if previous else {}
-    heat = [{"code": s, "cells": [{"value": cell.get((s, t)), "delta": delta.get(f"{s}-{t}")} for t in langs]}
+    tests = results.get("comparison", {}).get("significance") or {}
+    ns = {d: not t[HEAT_METRIC]["significant"] for d, t in tests.items() if t.get(HEAT_METRIC, {}).get("delta")
+          is not None}
+    heat = [{"code": s, "cells": [{"value": cell.get((s, t)), "delta": delta.get(f"{s}-{t}"),
+                                   "ns": ns.get(f"{s}-{t}", False)} for t in langs]}
             for s in langs]
+    comparison = None
+    if previous:
+        c = results["comparison"]
+        comparison = {"against": c["against"], "legend": legend(c["against"], c["test"]), "rows": _cells(results),
+                      "columns": comparison_columns(c.get("significance"))}
     per_language = []
     for code in langs:
         pair = (("bar", cell.get((ENGLISH, code))), ("bar b", cell.get((code, ENGLISH))))
@@ -121,12 +173,15 @@ def _html(results: dict, previous: dict | None) -> str:
     signatures = [(name, sig) for name, sigs in meta["signatures"].items() for sig in sigs]
     return render("translation_report.html.j2", meta=meta, metric=HEAT_METRIC, summary=SUMMARY, langs=langs,
                   heat=heat, per_language=per_language, averages=averages(records), unavailable=unavailable,
-                  signatures=signatures)
+                  signatures=signatures + test_signatures(tests), comparison=comparison)
 
 
-def write_all(out: Path, results: dict, previous: dict | None = None) -> None:
+def write_all(out: Path, results: dict, previous: dict | None = None, tests: dict | None = None) -> None:
+    """`tests`: per direction and metric, the paired tests against `previous` (significance.as_dict)."""
     if previous:
-        results["comparison"] = {"against": previous["meta"]["model"], "deltas": deltas(results["directions"], previous)}
+        test = results["meta"]["settings"].get("paired_test", "bs")
+        results["comparison"] = {"against": previous["meta"]["model"], "deltas": deltas(results["directions"], previous),
+                                 "test": test, "significance": tests or {}}
     results["averages"] = averages(results["directions"])
     write_text(out / "results.csv", _csv(results["directions"]))
     write_text(out / "report.md", _markdown(results, previous))

@@ -11,6 +11,7 @@ class Score:
     score: float | None
     signature: str | None = None
     unavailable: str | None = None
+    segments: list[float] | None = None  # per-segment scores where the metric has them (COMET)
 
     def as_dict(self) -> dict:
         out = {"score": self.score, "signature": self.signature}

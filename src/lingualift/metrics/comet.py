@@ -3,6 +3,8 @@
 unbabel-comet pins versions of transformers and torch that clash with transformers 5, so
 it lives in its own environment: point `LINGUALIFT_COMET_BIN` at that environment's
 `comet-score` (default: `comet-score` on PATH). The model is resolved like every hub asset.
+The per-segment scores comet-score prints (`FILE\tSegment i\tscore: x`) are kept on the
+score, for the paired bootstrap of --compare.
 """
 
 from __future__ import annotations
@@ -55,13 +57,16 @@ def comet_score(hyps: list[str], refs: list[str], srcs: list[str] | None, model:
     if not match:
         return Score("comet", None, unavailable=why or "comet-score printed no system score")
     binary = os.environ.get("LINGUALIFT_COMET_BIN") or shutil.which("comet-score")
-    return Score("comet", float(match.group(1)), f"comet|model:{model}|bin:{Path(binary).name}")
+    return Score("comet", float(match.group(1)), f"comet|model:{model}|bin:{Path(binary).name}",
+                 segments=_segments(out, len(hyps)))
+
+
+def _segments(out: str, n: int) -> list[float] | None:
+    found = {int(i): float(x) for i, x in re.findall(r"Segment\s+(\d+)\s+score:\s*([-0-9.]+)", out)}
+    return [found[i] for i in range(n)] if len(found) == n and set(found) == set(range(n)) else None
 
 
 def segment_scores(hyps: list[str], refs: list[str] | None, srcs: list[str], model: str) -> list[float] | None:
     """One COMET (or, without refs, COMET-Kiwi QE) score per segment, or None when unavailable."""
     out, _ = _run(hyps, refs, srcs, model)
-    if not out:
-        return None
-    scores = [float(m.group(1)) for m in re.finditer(r"Segment \d+\s+score:\s*([-0-9.]+)", out)]
-    return scores if len(scores) == len(hyps) else None
+    return _segments(out, len(hyps)) if out else None

@@ -1,9 +1,11 @@
 """The run's final page: what improved, read from the stages' declared outputs.
 
 Before/after translation scores per direction (base model against adapted, same settings),
-held-out per-character perplexity, fertility change from vocabulary expansion, the loss
-curves of every training stage (embedded PNGs), and links to every artefact. `summary`
-gives the numbers (also saved as summary.json); `render` returns the page; neither writes.
+each change with its 95% CI and p-value from the paired test the adapted evaluation ran
+against the base one (`comparison.significance` of adapted/results.json), held-out
+per-character perplexity, fertility change from vocabulary expansion, the loss curves of
+every training stage (embedded PNGs), and links to every artefact. `summary` gives the
+numbers (also saved as summary.json); `render` returns the page; neither writes.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ def summary(outputs: dict[str, dict]) -> dict:
     base, adapted = _json(evaluation.get("base")), _json(evaluation.get("adapted"))
     if base and adapted:
         before = {d["direction"]: d["scores"] for d in base["directions"]}
+        tests = (adapted.get("comparison") or {}).get("significance") or {}
         for d in adapted["directions"]:
             out["translation"][d["direction"]] = {
-                metric: {"base": before[d["direction"]][metric]["score"], "adapted": s["score"]}
+                metric: {"base": before[d["direction"]][metric]["score"], "adapted": s["score"],
+                         **_test(tests.get(d["direction"], {}).get(metric))}
                 for metric, s in d["scores"].items() if s.get("score") is not None and metric in before[d["direction"]]}
     ppl = _json(evaluation.get("perplexity"))
     for code, roles in (ppl or {}).get("languages", {}).items():
@@ -44,18 +48,32 @@ def summary(outputs: dict[str, dict]) -> dict:
     return out
 
 
-def _row(before, after, higher_is_better: bool = True) -> dict:
+def _test(test: dict | None) -> dict:
+    """What the page shows of a paired test: the delta's 95% CI, the p-value, the signature."""
+    if not test or test.get("delta") is None:
+        return {}
+    return {key: test[key] for key in ("delta", "ci", "p_value", "significant", "signature")}
+
+
+def _row(before, after, higher_is_better: bool = True, test: dict | None = None) -> dict:
     changed = before is not None and after is not None and after != before
     better = changed and (after > before) == higher_is_better
-    return {"before": before, "after": after, "change": after - before if changed else 0.0 if after is not None else None,
-            "cls": "up" if better else "down" if changed else ""}
+    row = {"before": before, "after": after, "change": after - before if changed else 0.0 if after is not None else None,
+           "cls": "up" if better else "down" if changed else "", "ci": None}
+    if test and test.get("ci"):
+        # a difference within chance is not colored as a gain or a loss
+        row.update(ci=test["ci"], p=test["p_value"], ns=not test["significant"])
+        row["cls"] = "ns" if row["ns"] else row["cls"]
+    return row
 
 
 def render(recipe, model: str, numbers: dict, outputs: dict[str, dict], folder: Path) -> str:
     metrics = sorted({m for d in numbers["translation"].values() for m in d})
     translation = {direction: [_row(scores.get(m, {}).get("base"), scores.get(m, {}).get("adapted"),
-                                    m not in LOWER_IS_BETTER) for m in metrics]
+                                    m not in LOWER_IS_BETTER, scores.get(m)) for m in metrics]
                    for direction, scores in numbers["translation"].items()}
+    signatures = sorted({(m, s["signature"]) for scores in numbers["translation"].values()
+                         for m, s in scores.items() if s.get("signature")})
     perplexity = {code: _row(v.get("base"), v.get("adapted"), False) for code, v in numbers["perplexity"].items()}
     fertility = {code: _row(v["before"], v["after"], False) for code, v in numbers["fertility"].items()}
     curves = [(stage, Path(outputs[stage]["loss_png"]).read_bytes()) for stage in ("cpt", "sft", "dpo")
@@ -64,6 +82,7 @@ def render(recipe, model: str, numbers: dict, outputs: dict[str, dict], folder: 
                      if name not in ("model", "shards") and Path(p).exists()]
              for stage, found in outputs.items()}
     return render_page("run_report.html.j2", recipe=recipe, model=model, metrics=metrics, translation=translation,
-                       perplexity=perplexity, fertility=fertility, vocab=numbers.get("vocab"), curves=curves,
+                       signatures=signatures, perplexity=perplexity, fertility=fertility, vocab=numbers.get("vocab"),
+                       curves=curves,
                        links=links, eval_report=os.path.relpath(outputs["eval"]["adapted_report"], folder)
                        if "eval" in outputs else None)
