@@ -17,7 +17,7 @@ from lingualift.train.config import TrainSettings
 from lingualift.vocab.config import ExpandSettings
 
 COMMAND = typer.main.get_command(app)
-EXPECTED = {"vocab analyze", "vocab expand", "data build", "data sft", "data dpo", "train cpt", "train sft",
+EXPECTED = {"vocab analyze", "vocab expand", "data build", "data sft", "data dpo", "data synth", "train cpt", "train sft",
             "train dpo", "train grpo", "eval translate", "eval tasks", "eval ppl", "probe", "translate", "serve"}
 
 
@@ -66,7 +66,7 @@ def test_a_value_means_the_same_from_the_cli_and_from_yaml(path):
     """Every flag field's default, written as the CLI writes it (lists comma-joined), gives the
     settings the YAML form gives."""
     model = STAGE_COMMANDS[path]
-    required = {"add": 10, "src_lang": "en", "tgt_lang": "sw", "langs": ["sw", "th"],
+    required = {"add": 10, "src_lang": "en", "tgt_lang": "sw", "langs": ["sw", "th"], "lang": "swh_Latn",
                 "sources": [{"type": "text", "path": "x.txt", "lang": "sw"}]}
     yaml_form = {k: v for k, v in required.items() if k in model.model_fields}
     from_yaml = model.model_validate(yaml_form)

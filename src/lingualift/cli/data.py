@@ -15,6 +15,7 @@ from lingualift.core.io import InputError
 from lingualift.data.config import DataConfig
 from lingualift.data.instructions import InstructionConfig
 from lingualift.data.preferences import PreferenceConfig
+from lingualift.data.synth import SynthConfig
 
 data_app = typer.Typer(help="Build training data: clean, deduplicate, augment, mix, pack; instruction and "
                             "preference data; inspect corpora.", no_args_is_help=True)
@@ -107,3 +108,25 @@ def data_dpo(
 
     report = build(settings, out, model)
     console.print(f"{report['examples']} pairs -> {out}; rejected from {report['rejected_from']}")
+
+
+@stage_command(data_app, "synth", SynthConfig, path="data synth",
+               config_help="YAML: sources, lang, into, direction, filters, decoding; flags override it.")
+def data_synth(
+    settings: SynthConfig,
+    model: str = typer.Option(..., help="The model that translates: a preset, HF directory (LLM or NLLB / M2M-100 / "
+                                        "MADLAD), hub id."),
+    out: str = typer.Option(..., help="Parallel JSONL to write (OUT.manifest.json beside it; OUT.parts/ while it runs)."),
+) -> None:
+    """Synthetic parallel data: back-translation (target-language text -> English, human target side)
+    or forward translation, filtered (language, length ratio, repetition, copies, round-trip chrF++,
+    duplicates, QE), resumable in chunks.
+
+    Example: lingualift data synth --config recipes/synth-demo.yaml --model smollm2-135m --out runs/bt.jsonl
+    """
+    from lingualift.data.synth import run
+
+    manifest = run(settings, model=model, out=out, progress=progress_bar, log=console.print)
+    removed = ", ".join(f"{r} {n}" for r, n in manifest["removed"].items()) or "none"
+    console.print(f"{manifest['pairs']} pairs from {manifest['texts']} texts -> {out}; removed: {removed}; "
+                  f"manifest: {out}.manifest.json")

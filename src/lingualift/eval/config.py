@@ -10,9 +10,6 @@ from pydantic import Field
 from lingualift.core.config import CommaList, StrictModel
 from lingualift.quality.config import DecodingSettings
 
-ENGINES = Literal["auto", "hf", "vllm"]
-DTYPES = Literal["auto", "bf16", "fp16", "fp32"]
-
 
 class TranslateSettings(DecodingSettings):
     directions: str = Field("en-x,x-en", description="eng_Latn-swh_Latn,... | en-x | x-en | all | hub:CODE, "
@@ -29,8 +26,6 @@ class TranslateSettings(DecodingSettings):
     metrics: CommaList = Field(default_factory=list, description="default all but comet: bleu, spbleu_flores101, "
                                "spbleu_flores200, chrf++, ter, off_target, repetition, over_generation, comet")
     spm_model: Optional[str] = Field(None, description="SentencePiece file for spBLEU instead of $SACREBLEU/models")
-    engine: ENGINES = Field("auto", description="auto (vllm when installed and a GPU is present) | hf | vllm")
-    dtype: DTYPES = Field("auto", description="auto (bf16 on GPU, fp32 on CPU) | bf16 | fp16 | fp32")
     paired_test: Literal["bs", "ar"] = Field("bs", description="significance of --compare deltas: bs (paired "
                                              "bootstrap, 1000 resamples) | ar (approximate randomization, 10000 "
                                              "trials); seed $SACREBLEU_SEED (12345), as sacrebleu --paired-bs/-ar")

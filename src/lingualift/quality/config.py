@@ -29,6 +29,9 @@ class DecodingSettings(StrictModel):
     qe_model: Optional[str] = Field(None, description="COMET-Kiwi model for rerank through the COMET process "
                                                       "(default: the documented heuristic)")
     seed: int = Field(0, description="seed for sampling and few-shot selection")
+    engine: Literal["auto", "hf", "vllm"] = Field("auto", description="auto (vllm when installed and a GPU is "
+                                                                      "present) | hf | vllm")
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto (bf16 on GPU, fp32 on CPU)")
 
     def generation(self) -> GenerationParams:
         return GenerationParams(max_new_tokens=self.max_new_tokens, num_beams=self.num_beams,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from lingualift.quality.config import DecodingSettings
@@ -16,5 +14,3 @@ class FileTranslateSettings(DecodingSettings):
     field: str = Field("text", description="JSONL: the field to translate (the record comes back with "
                                            "'translation')")
     column: int = Field(1, ge=1, description="TSV: the 1-based column to translate")
-    engine: Literal["auto", "hf", "vllm"] = Field("auto", description="hf, vllm, or auto (vLLM when installed "
-                                                                      "and a GPU is present)")
