@@ -117,6 +117,10 @@ def read_records(path: str | os.PathLike) -> list[tuple[int, dict]]:
     return out
 
 
+def _sharegpt_role(name: Any) -> Any:
+    return _SHAREGPT.get(name, name) if isinstance(name, str) else name
+
+
 def to_messages(record: dict, require_assistant: bool = True) -> list[dict]:
     """DESIGN.md instruction records, Alpaca records and ShareGPT `conversations`, as messages."""
     if "messages" in record:
@@ -130,7 +134,7 @@ def to_messages(record: dict, require_assistant: bool = True) -> list[dict]:
     elif "conversations" in record:
         if not isinstance(record["conversations"], list):
             raise ValueError("conversations must be a list of turns")
-        messages = [{"role": _SHAREGPT.get(turn.get("from"), turn.get("from")), "content": turn.get("value")}
+        messages = [{"role": _sharegpt_role(turn.get("from")), "content": turn.get("value")}
                     if isinstance(turn, dict) else turn for turn in record["conversations"]]
     else:
         raise ValueError("expected messages, instruction/input/output or conversations")
