@@ -11,7 +11,7 @@ from rich.table import Table
 
 from lingualift.cli.common import console, progress_bar
 from lingualift.cli.options import stage_command
-from lingualift.core.io import InputError
+from lingualift.core.io import InputError, check_output
 from lingualift.core.pages import fmt
 from lingualift.eval.config import PplSettings, TranslateSettings
 from lingualift.probe import ProbeSettings
@@ -53,6 +53,7 @@ def eval_translate(
     from lingualift.eval import translation_report as report
     from lingualift.eval.translate import run
 
+    check_output(out, "folder")
     results = run(settings, model=model, data=data, out=out, compare=compare, progress=progress_bar)
     table = Table("direction", "n", *report.SUMMARY, title="per direction")
     for r in results["directions"]:
