@@ -90,6 +90,9 @@ def eval_score(
         if lines is not None and len(lines) != len(hyps):
             raise InputError(f"has {len(lines)} lines but --hyp has {len(hyps)} (expected aligned files)",
                              path, min(len(lines), len(hyps)) + 1)
+        blank = next((i for i, line in enumerate(lines or [], 1) if not line.strip()), None)
+        if blank is not None:  # as `eval translate` refuses it: a blank reference scores nothing
+            raise InputError("empty segment (expected one sentence per line)", path, blank)
     scores = score_all(hyps, refs, tgt, srcs, names, Options(spm_model=spm_model))
     if as_json:
         print(json.dumps({name: s.as_dict() for name, s in scores.items()}, ensure_ascii=False))

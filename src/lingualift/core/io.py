@@ -86,7 +86,9 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise InputError(f"invalid UTF-8 at byte {err.start}", p, data[:err.start].count(b"\n") + 1) from None
+        start = data.rfind(b"\n", 0, err.start) + 1  # counted within the line, as decode_line does
+        raise InputError(f"invalid UTF-8 at byte {err.start - start} of the line", p,
+                         data.count(b"\n", 0, err.start) + 1) from None
     return text[1:] if text.startswith(BOM) else text
 
 

@@ -177,13 +177,13 @@ def read_preferences(path: str) -> list[dict]:
     for number, record in read_records(path):
         try:
             prompt = record.get("prompt", record.get("conversations"))
-            if isinstance(prompt, str):
+            if isinstance(prompt, str) and "prompt" in record:
                 messages = [{"role": "user", "content": prompt}]
             elif isinstance(prompt, list):
                 key = "messages" if "prompt" in record else "conversations"
                 messages = to_messages({key: prompt}, require_assistant=False)
             else:
-                raise ValueError("expected a prompt (text or messages) or conversations")
+                raise ValueError("expected a prompt (text or messages) or conversations (a list of turns)")
             out.append({"prompt": messages, "chosen": _answer(record.get("chosen"), "chosen"),
                         "rejected": _answer(record.get("rejected"), "rejected")})
         except ValueError as err:
