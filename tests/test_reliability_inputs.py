@@ -19,7 +19,7 @@ def _score(hyp, ref):
 
 
 def test_eval_score_of_identical_texts_with_a_bom_is_100(tmp_path):
-    text = "Habari ya asubuhi rafiki yangu.\nNinakupenda sana.\n".encode()
+    text = b"Habari ya asubuhi rafiki yangu.\nNinakupenda sana.\n"
     (tmp_path / "bom.txt").write_bytes(BOM + text)
     (tmp_path / "plain.txt").write_bytes(text)
     for hyp, ref in (("bom.txt", "bom.txt"), ("bom.txt", "plain.txt"), ("plain.txt", "bom.txt")):
