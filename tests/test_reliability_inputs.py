@@ -107,3 +107,17 @@ def test_vocab_analyze_with_a_blank_english_reference_is_one_line(aligned):
     proc = run_cli("vocab", "analyze", "--tokenizer", "tiny", "--data", f"flores:{aligned}", "--langs", "sw")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "eng_Latn.dev:1: the English reference has no text" in proc.stderr
+
+
+def test_bom_and_lone_surrogates_in_translate_and_data_build_input(tmp_path):
+    from lingualift.data import readers
+    from lingualift.data.config import Source
+    from lingualift.translate.files import read_input
+
+    (tmp_path / "a.txt").write_bytes(BOM + b"Hello\n")
+    assert [line.text for line in read_input(str(tmp_path / "a.txt"))] == ["Hello"]  # no BOM in the prompt
+    (tmp_path / "a.jsonl").write_text('{"text": "Hello \\ud800", "lang": "en"}\n')
+    with pytest.raises(InputError, match=r"a.jsonl:1: a lone surrogate \\ud800"):
+        list(read_input(str(tmp_path / "a.jsonl")))
+    (bad,) = readers.read(Source(type="jsonl", path=str(tmp_path / "a.jsonl")))
+    assert isinstance(bad, readers.Bad) and bad.line == 1 and "lone surrogate" in bad.message
