@@ -160,3 +160,36 @@ def test_data_sft_alpaca_fields_of_the_wrong_type_are_one_line(record, needle, t
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and f"a.jsonl:1: {needle}" in proc.stderr, \
         proc.stderr
     assert not (tmp_path / "o.jsonl").exists()
+
+
+KILLING = """
+import os, sys, lingualift.data.build as b
+from lingualift.data.config import DataConfig
+real = b.pack_bucket
+def dying(bucket, *a):
+    if bucket == 1:
+        os.kill(os.getpid(), 9)
+    return real(bucket, *a)
+b.pack_bucket = dying
+b.build(DataConfig.model_validate_json(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_kill_9_mid_build_then_a_changed_source_is_built_afresh(swahili, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    path, lines = swahili
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", KILLING, _config(path).model_dump_json(), str(out)], cwd=ROOT,
+                          capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()
+    assert not (out / "manifest.json").exists() and (out / ".work" / "staged" / "shard-00000.parquet").is_file()
+    path.write_text("\n".join(lines[:120]) + "\n", encoding="utf-8")  # the source changes before the re-run
+    resumed = build(_config(path), out)
+    fresh = build(_config(path), tmp_path / "fresh")
+    assert resumed["sources"][0]["read"] == 120
+    assert [s["sha256"] for s in resumed["shards"]] == [s["sha256"] for s in fresh["shards"]]
+    assert sorted(p.name for p in out.glob("shard-*")) == [s["file"] for s in fresh["shards"]]
