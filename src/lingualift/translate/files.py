@@ -124,12 +124,13 @@ def sidecar(out: str | os.PathLike) -> Path:
     return Path(f"{out}.partial.json")
 
 
-def _resumable(partial: Path, path: str, made_by: str) -> None:
+def _resumable(out: str, path: str, made_by: str) -> None:
     """Refuse, in one line, a partial output this run did not make."""
+    partial = Path(f"{out}.partial")
     if path == "-":
         raise InputError("a partial output cannot be resumed from stdin (its input cannot be checked); "
                          "delete it or pass the input file", partial)
-    record = sidecar(partial.with_suffix(""))
+    record = sidecar(out)
     try:
         found = json.loads(record.read_text(encoding="utf-8")).get("fingerprint") if record.is_file() else None
     except (ValueError, AttributeError, OSError):
@@ -156,7 +157,7 @@ def run(settings: FileTranslateSettings, *, model: str, path: str, out: str | No
     if out is not None:
         check_output(out, "file")
         if Path(f"{out}.partial").is_file():
-            _resumable(Path(f"{out}.partial"), path, made_by)
+            _resumable(out, path, made_by)
     # A file is read once to check every line (and count them for the progress bar) before the
     # model loads, then streamed again: memory stays flat on any file size.
     total = sum(1 for _ in read_input(path, field, column)) if path != "-" else None
