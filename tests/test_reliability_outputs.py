@@ -76,3 +76,17 @@ def test_every_writing_command_refuses_an_unwritable_output_first(command, tmp_p
     proc = run_cli(*args)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "afile is a file, not a folder" in proc.stderr, proc.stderr
+
+
+def test_a_write_failure_anywhere_else_is_still_one_line(monkeypatch, capsys):
+    """A writer that does not go through atomic_path (a library's own save) on a full disk."""
+    from lingualift.cli import main as cli
+
+    def full():
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/x/model.safetensors")
+
+    monkeypatch.setattr(cli, "app", full)
+    with pytest.raises(SystemExit) as code:
+        cli.main()
+    assert code.value.code == 2
+    assert capsys.readouterr().err == "error: /runs/x/model.safetensors: cannot write: no space left on device\n"

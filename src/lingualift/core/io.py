@@ -115,20 +115,22 @@ WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 def write_problem(err: OSError) -> str:
     """What an OSError raised while writing means, for a one-line message."""
     if err.errno == errno.ENOSPC:
-        return "cannot write: no space left on device (nothing complete was left behind)"
+        return "cannot write: no space left on device"
     return f"cannot write: {err.strerror or err}"
 
 
 @contextlib.contextmanager
 def writing(path: str | os.PathLike) -> Iterator[None]:
     """Turn a write failure of the place (full disk, read-only, permissions) into an
-    InputError naming `path`, so it ends in one line instead of a traceback."""
+    InputError naming `path`, so it ends in one line instead of a traceback. Used around
+    writes whose result only gets its final name once whole (atomic_path, translate's partial,
+    data build's staging), so the message can say that nothing complete was left."""
     try:
         yield
     except OSError as err:
         if err.errno not in WRITE_ERRORS:
             raise
-        raise InputError(write_problem(err), path) from None
+        raise InputError(f"{write_problem(err)} (nothing complete was left behind)", path) from None
 
 
 def check_output(path: str | os.PathLike, kind: str = "file") -> Path:
