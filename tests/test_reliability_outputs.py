@@ -65,6 +65,10 @@ COMMANDS = {
     "vocab expand": ["vocab", "expand", "--model", "tiny", "--corpus", "IN", "--langs", "sw", "--add", "10", "--out",
                      "OUT"],
     "train sft": ["train", "sft", "--model", "tiny", "--data", "IN", "--out", "OUT"],
+    "eval tasks": ["eval", "tasks", "--model", "tiny", "--tasks", "xcopa", "--out", "OUT"],
+    "eval ppl": ["eval", "ppl", "--model", "tiny", "--data", "flores:/nonexistent", "--langs", "sw", "--out", "OUT"],
+    "probe": ["probe", "--model", "tiny", "--langs", "sw", "--out", "OUT"],
+    "export": ["export", "--adapter", "IN", "--out", "OUT"],
 }
 
 

@@ -126,6 +126,7 @@ def eval_tasks(
     from lingualift.tasks import task_report
     from lingualift.tasks.evaluate import evaluate
 
+    check_output(out, "folder")
     for name in settings.tasks:
         registry.get(name)  # an unknown task fails before anything loads
     previous = _previous(compare)
@@ -152,6 +153,7 @@ def eval_ppl(
     """
     from lingualift.eval.ppl_langs import run
 
+    check_output(out, "folder")
     per_lang = run(settings, model=model, data=data, out=out, progress=progress_bar)
     table = Table("language", "lines", "bits/byte", "bits/char", "ppl/char", title=model)
     for code, r in per_lang.items():
@@ -176,6 +178,7 @@ def probe_cmd(
     """
     from lingualift.probe import probe, write
 
+    check_output(out, "folder")
     result = probe(settings, model=model, data=data, progress=progress_bar)
     write(Path(out), result)
     table = Table("language", "need", "parity", "bits/char", "chrF++ en->X", "X->en", "off-target", "suggestion",

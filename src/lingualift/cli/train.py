@@ -86,6 +86,7 @@ def export(
 
     if not merge:
         raise InputError("export writes merged models; an adapter folder is already usable as it is")
+    check_output(out, "folder")
     info = merge_adapter(adapter, out, base)
     console.print(f"merged into {out} (base {info['base']}, {info['vocab_rows']} embedding rows"
                   f"{', base resized first' if info['base_resized'] else ''})")
