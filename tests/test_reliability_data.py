@@ -193,3 +193,13 @@ def test_kill_9_mid_build_then_a_changed_source_is_built_afresh(swahili, tmp_pat
     assert resumed["sources"][0]["read"] == 120
     assert [s["sha256"] for s in resumed["shards"]] == [s["sha256"] for s in fresh["shards"]]
     assert sorted(p.name for p in out.glob("shard-*")) == [s["file"] for s in fresh["shards"]]
+
+
+def test_ambiguous_codes_are_noted_however_the_config_is_made():
+    noted = ["zh -> zho_Hans (also zho_Hant, yue_Hant)"]
+    source = Source(type="text", path="x.txt", lang="zh")
+    assert DataConfig(sources=[source]).notes() == noted  # built from instances, as the library is used
+    assert DataConfig(sources=[source]).model_copy(update={"workers": 2}).notes() == noted
+    cfg = DataConfig.model_validate({"sources": [{"type": "tsv", "path": "y", "src_lang": "en", "tgt_lang": "zh"},
+                                                 {"type": "text", "path": "z", "lang": "sw"}]})
+    assert cfg.notes() == noted and cfg.sources[0].tgt_lang == "zho_Hans"

@@ -51,7 +51,9 @@ class _Noted(StrictModel):
     @classmethod
     def _remember(cls, data, handler):
         made = handler(data)
-        made._notes = [n for n in map(ambiguity, _raw_codes(data)) if n]
+        # An instance passed in (DataConfig(sources=[Source(...)])) keeps what it noted.
+        made._notes = list(data._notes) if isinstance(data, _Noted) else \
+            [n for n in map(ambiguity, _raw_codes(data)) if n]
         return made
 
 
