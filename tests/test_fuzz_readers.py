@@ -32,7 +32,20 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4),
     st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=4)), inner, max_size=5)), max_leaves=12)
-record_lists = st.lists(st.one_of(values, st.dictionaries(st.sampled_from(KEYS), values, max_size=6)), max_size=5)
+# The record shapes of DESIGN.md with any value in any field: wrong types where types matter.
+turns = st.lists(st.one_of(scalars, st.fixed_dictionaries({}, optional={"from": scalars, "value": scalars,
+                                                                       "role": scalars, "content": scalars})),
+                 max_size=3)
+shapes = st.one_of(
+    st.fixed_dictionaries({"text": scalars}, optional={"lang": scalars}),
+    st.fixed_dictionaries({"src": scalars, "tgt": scalars}, optional={"src_lang": scalars, "tgt_lang": scalars}),
+    st.fixed_dictionaries({"instruction": scalars, "output": scalars}, optional={"input": scalars}),
+    st.fixed_dictionaries({}, optional={"messages": st.one_of(scalars, turns), "conversations": st.one_of(scalars, turns)}),
+    st.fixed_dictionaries({"chosen": st.one_of(scalars, turns), "rejected": scalars},
+                          optional={"prompt": st.one_of(scalars, turns), "conversations": st.one_of(scalars, turns)}),
+)
+record_lists = st.lists(st.one_of(shapes, values, st.dictionaries(st.sampled_from(KEYS), values, max_size=6)),
+                        max_size=5)
 
 
 def _file(name: str, data: bytes) -> Path:
