@@ -18,7 +18,7 @@ def blocked(tmp_path):
 
 
 def test_check_output_cases(tmp_path, blocked, monkeypatch):
-    with pytest.raises(InputError, match="afile is a file, not a folder"):
+    with pytest.raises(InputError, match="afile: is a file, not a folder"):
         check_output(blocked / "deeper" / "out.txt")
     (tmp_path / "folder").mkdir()
     with pytest.raises(InputError, match=r"folder: is a folder \(expected a file"):
@@ -79,7 +79,7 @@ def test_every_writing_command_refuses_an_unwritable_output_first(command, tmp_p
             for a in COMMANDS[command]]
     proc = run_cli(*args)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().count("\n") == 0 and "afile is a file, not a folder" in proc.stderr, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "afile: is a file, not a folder" in proc.stderr, proc.stderr
 
 
 def test_a_write_failure_anywhere_else_is_still_one_line(monkeypatch, capsys):

@@ -78,7 +78,7 @@ def test_unwritable_out_is_refused_before_the_model_loads(case, tmp_path, monkey
     path = _input(tmp_path)
     if case == "parent_is_file":
         (tmp_path / "notadir").write_text("x")
-        out, needle = tmp_path / "notadir" / "out.txt", "notadir is a file, not a folder"
+        out, needle = tmp_path / "notadir" / "out.txt", "notadir: is a file, not a folder"
     else:
         (tmp_path / "out.txt").mkdir()
         out, needle = tmp_path / "out.txt", "out.txt: is a folder (expected a file to write)"

@@ -121,7 +121,7 @@ def write_problem(err: OSError) -> str:
 
 @contextlib.contextmanager
 def writing(path: str | os.PathLike) -> Iterator[None]:
-    """Turn a write failure of the place (full disk, read-only, permissions) into an
+    """Turn a write failure of the place (full disk, quota, read-only mount) into an
     InputError naming `path`, so it ends in one line instead of a traceback. Used around
     writes whose result only gets its final name once whole (atomic_path, translate's partial,
     data build's staging), so the message can say that nothing complete was left."""
@@ -148,7 +148,7 @@ def check_output(path: str | os.PathLike, kind: str = "file") -> Path:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise InputError(f"cannot write {target}: {existing} is a file, not a folder", existing)
+        raise InputError(f"is a file, not a folder (cannot write {target.name} under it)", existing)
     try:  # os.access misses read-only mounts and root; a real probe file does not
         fd, probe = tempfile.mkstemp(prefix=".lingualift-probe.", dir=existing)
         os.close(fd)
