@@ -245,8 +245,8 @@ def test_killed_build_leaves_no_complete_looking_shard_and_resumes(planted, tmp_
               f"b.build(load_yaml({str(config)!r}, DataConfig), {str(out)!r})\n")
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True)
     assert proc.returncode == -9
-    assert not (out / "manifest.json").exists()
-    shards = sorted(out.glob("shard-*.parquet"))
+    assert not (out / "manifest.json").exists() and not list(out.glob("shard-*.parquet"))
+    shards = sorted((out / ".work" / "staged").glob("shard-*.parquet"))  # moved into out once all are there
     assert [s.name for s in shards] == ["shard-00000.parquet", "shard-00001.parquet", "shard-00002.parquet"]
     for shard in shards:
         assert pq.read_table(shard).num_rows > 0  # every file that looks like a shard is whole

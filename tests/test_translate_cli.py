@@ -4,6 +4,8 @@ import json
 
 from conftest import run_cli
 from lingualift.core.io import read_lines
+from lingualift.translate import files
+from lingualift.translate.config import FileTranslateSettings
 
 ARGS = ["--model", "tiny", "--src-lang", "en", "--tgt-lang", "sw", "--max-new-tokens", "8"]
 
@@ -39,6 +41,8 @@ def test_resume_skips_lines_already_written(flores, tmp_path):
     out = tmp_path / "out.txt"
     # what a killed run leaves: two finished lines and one cut mid-line
     (tmp_path / "out.txt.partial").write_text("FIRST\nSECOND\nthird, cut", encoding="utf-8")
+    settings = FileTranslateSettings(src_lang="en", tgt_lang="sw", max_new_tokens=8)
+    files.sidecar(out).write_text(json.dumps({"fingerprint": files.fingerprint(settings, "tiny", str(path))}))
     proc = run_cli("translate", *ARGS, str(path), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text(encoding="utf-8").split("\n")[:-1]

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from lingualift.cli.common import console, progress_bar
+from lingualift.cli.common import console, err_console, progress_bar
 from lingualift.cli.options import stage_command
 from lingualift.core.io import InputError
 from lingualift.data.config import DataConfig
@@ -47,6 +47,10 @@ def data_build(
         table.add_row(group, str(row["documents"]), str(row["tokens"]),
                       str(sum(manifest["removed"].get(group, {}).values())))
     console.print(table)
+    for note in manifest["notes"]:
+        err_console.print(f"note: {note}", soft_wrap=True)
+    for warning in manifest["warnings"]:
+        err_console.print(f"warning: {warning}", soft_wrap=True)
     packing = manifest["packing"]
     console.print(f"{packing['blocks']} blocks of {packing['block_size']} tokens, packing efficiency "
                   f"{packing['efficiency']}, {len(manifest['shards'])} shard(s); manifest: {out}/manifest.json")

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from lingualift.cli.common import console, progress_bar
 from lingualift.cli.options import stage_command
-from lingualift.core.io import InputError
+from lingualift.core.io import InputError, check_output
 from lingualift.core.pages import fmt
 from lingualift.eval.config import PplSettings, TranslateSettings
 from lingualift.probe import ProbeSettings
@@ -54,6 +54,7 @@ def eval_translate(
     from lingualift.eval import translation_report as report
     from lingualift.eval.translate import run
 
+    check_output(out, "folder")
     results = run(settings, model=model, data=data, out=out, compare=compare, progress=progress_bar)
     table = Table("direction", "n", *report.SUMMARY, title="per direction")
     for r in results["directions"]:
@@ -90,6 +91,9 @@ def eval_score(
         if lines is not None and len(lines) != len(hyps):
             raise InputError(f"has {len(lines)} lines but --hyp has {len(hyps)} (expected aligned files)",
                              path, min(len(lines), len(hyps)) + 1)
+        blank = next((i for i, line in enumerate(lines or [], 1) if not line.strip()), None)
+        if blank is not None:  # as `eval translate` refuses it: a blank reference scores nothing
+            raise InputError("empty segment (expected one sentence per line)", path, blank)
     scores = score_all(hyps, refs, tgt, srcs, names, Options(spm_model=spm_model))
     if as_json:
         print(json.dumps({name: s.as_dict() for name, s in scores.items()}, ensure_ascii=False))
@@ -124,6 +128,7 @@ def eval_tasks(
     from lingualift.tasks import task_report
     from lingualift.tasks.evaluate import evaluate
 
+    check_output(out, "folder")
     for name in settings.tasks:
         registry.get(name)  # an unknown task fails before anything loads
     previous = _previous(compare)
@@ -150,6 +155,7 @@ def eval_ppl(
     """
     from lingualift.eval.ppl_langs import run
 
+    check_output(out, "folder")
     per_lang = run(settings, model=model, data=data, out=out, progress=progress_bar)
     table = Table("language", "lines", "bits/byte", "bits/char", "ppl/char", title=model)
     for code, r in per_lang.items():
@@ -174,6 +180,7 @@ def probe_cmd(
     """
     from lingualift.probe import probe, write
 
+    check_output(out, "folder")
     result = probe(settings, model=model, data=data, progress=progress_bar)
     write(Path(out), result)
     table = Table("language", "need", "parity", "bits/char", "chrF++ en->X", "X->en", "off-target", "suggestion",

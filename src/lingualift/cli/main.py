@@ -1,10 +1,12 @@
 """The `lingualift` command: one Typer app, one module per command group (`cli/*.py`).
 
-User errors (InputError) end as one line on stderr and exit status 2, never a traceback.
+User errors (InputError), and a place that cannot be written (full disk, read-only), end as
+one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
@@ -12,7 +14,9 @@ import typer
 from lingualift import __version__
 from lingualift.cli import data, eval, langs, run, train, translate, vocab
 from lingualift.cli.common import console
-from lingualift.core.io import InputError
+from lingualift.core.io import WRITE_ERRORS, InputError, write_problem
+
+OUTPUT_ERRORS = WRITE_ERRORS | {errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR}
 
 app = typer.Typer(
     help="Teach open language models new languages and make them strong translators.\n\n"
@@ -39,6 +43,12 @@ def main() -> None:
         app()
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:  # the place written to failed (a full disk, a read-only mount)
+        if err.errno not in OUTPUT_ERRORS:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{write_problem(err)}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -9,7 +9,7 @@ import typer
 
 from lingualift.cli.common import console
 from lingualift.cli.options import stage_command
-from lingualift.core.io import InputError
+from lingualift.core.io import InputError, check_output
 from lingualift.train.config import LoraSettings, TrainConfig, TrainSettings
 
 train_app = typer.Typer(help="Train: continual pretraining (cpt), instruction tuning (sft), preference tuning (dpo), "
@@ -59,6 +59,7 @@ def _train_command(stage: str, data_help: str, doc: str) -> None:
         for name, value in (("model", model), ("data", data), ("out", out)):
             if value is None:
                 raise InputError(f"--{name} is required (or name it in --config)")
+        check_output(out, "folder")
         if lora and settings.lora is None:
             settings = settings.model_copy(update={"lora": LoraSettings()})
         cfg = TrainConfig(**settings.model_dump(), model=model, data=data, out=out)
@@ -90,6 +91,7 @@ def export(
 
     if not merge:
         raise InputError("export writes merged models; an adapter folder is already usable as it is")
+    check_output(out, "folder")
     info = merge_adapter(adapter, out, base)
     console.print(f"merged into {out} (base {info['base']}, {info['vocab_rows']} embedding rows"
                   f"{', base resized first' if info['base_resized'] else ''})")

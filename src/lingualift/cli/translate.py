@@ -25,7 +25,8 @@ def translate_cmd(
                                          "stdin."),
     model: str = typer.Option(..., help=MODEL_HELP),
     out: Optional[str] = typer.Option(None, help="Output file (default: stdout). Resumable: a killed run re-run "
-                                                 "with the same command continues."),
+                                                 "with the same command continues; a partial of another run "
+                                                 "(model, settings, input) is refused."),
 ) -> None:
     """Translate a file or stdin line by line: one output line per input line, empty in -> empty out.
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lingualift.cli.common import console
 from lingualift.cli.options import stage_command
+from lingualift.core.io import check_output
 from lingualift.vocab.config import AnalyzeSettings, ExpandSettings
 
 vocab_app = typer.Typer(help="Tokenizers across languages: fertility and parity (analyze), vocabulary expansion "
@@ -36,6 +37,8 @@ def vocab_analyze(
     from lingualift.lang.languages import resolve_many
     from lingualift.vocab.fertility import analyze, write_report
 
+    if out:
+        check_output(out, "folder")
     codes = resolve_many(settings.langs, default_all=True)
     result = analyze(tokenizer, data, codes, settings.split, settings.limit)
     other = analyze(vs, data, codes, settings.split, settings.limit) if vs else None
@@ -74,6 +77,7 @@ def vocab_expand(
     from lingualift.lang.languages import resolve_many
     from lingualift.vocab.expand import expand
 
+    check_output(out, "folder")
     codes = resolve_many([c.strip() for c in langs.split(",") if c.strip()])
     manifest = expand(settings, model=model, corpus=corpus, langs=codes, out=out, overwrite=overwrite,
                       log=console.print)

@@ -7,6 +7,7 @@ line naming the file, the line and what was expected (DESIGN.md, "Errors").
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import json
@@ -85,7 +86,9 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise InputError(f"invalid UTF-8 at byte {err.start}", p, data[:err.start].count(b"\n") + 1) from None
+        start = data.rfind(b"\n", 0, err.start) + 1  # counted within the line, as decode_line does
+        raise InputError(f"invalid UTF-8 at byte {err.start - start} of the line", p,
+                         data.count(b"\n", 0, err.start) + 1) from None
     return text[1:] if text.startswith(BOM) else text
 
 
@@ -104,21 +107,77 @@ def read_lines(path: str | os.PathLike, *, allow_empty: bool = False) -> list[st
     return lines
 
 
+# Errors of the place written to, not of the program: said in one line like bad input.
+# (Permissions, a file as parent, a folder as target are refused before work by check_output.)
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def write_problem(err: OSError) -> str:
+    """What an OSError raised while writing means, for a one-line message."""
+    if err.errno == errno.ENOSPC:
+        return "cannot write: no space left on device"
+    return f"cannot write: {err.strerror or err}"
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a write failure of the place (full disk, quota, read-only mount) into an
+    InputError naming `path`, so it ends in one line instead of a traceback. Used around
+    writes whose result only gets its final name once whole (atomic_path, translate's partial,
+    data build's staging), so the message can say that nothing complete was left."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in WRITE_ERRORS:
+            raise
+        raise InputError(f"{write_problem(err)} (nothing complete was left behind)", path) from None
+
+
+def check_output(path: str | os.PathLike, kind: str = "file") -> Path:
+    """Refuse an output path that cannot be written, before any work starts (a model loaded,
+    a corpus read): its parent is a file, a folder stands where a file is expected (or a
+    file where a folder is), or the nearest existing folder is read-only or not ours.
+    `kind` is "file" or "folder". Creates nothing."""
+    target = Path(path)
+    if target.exists():
+        if kind == "file" and target.is_dir():
+            raise InputError("is a folder (expected a file to write)", target)
+        if kind == "folder" and not target.is_dir():
+            raise InputError("is a file (expected a folder to write into)", target)
+    existing = target if kind == "folder" and target.is_dir() else target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"is a file, not a folder (cannot write {target.name} under it)", existing)
+    try:  # os.access misses read-only mounts and root; a real probe file does not
+        fd, probe = tempfile.mkstemp(prefix=".lingualift-probe.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise InputError(f"cannot write here ({err.strerror or err})", existing) from None
+    if target.exists() and kind == "file" and not os.access(target, os.W_OK) and os.geteuid() != 0:
+        raise InputError("file is read-only", target)
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling path that replaces `path` only if the block succeeds."""
+    """Yield a temporary sibling path that replaces `path` only if the block succeeds; a
+    failed write (full disk) removes the temporary file and ends as one InputError line."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        # mkstemp creates the file private; the result gets the permissions of any new file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, target)
+        with writing(target):
+            yield tmp_path
+            # mkstemp creates the file private; the result gets the permissions of any new file.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_path, 0o666 & ~umask)
+            os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
 

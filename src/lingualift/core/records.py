@@ -117,6 +117,10 @@ def read_records(path: str | os.PathLike) -> list[tuple[int, dict]]:
     return out
 
 
+def _sharegpt_role(name: Any) -> Any:
+    return _SHAREGPT.get(name, name) if isinstance(name, str) else name
+
+
 def to_messages(record: dict, require_assistant: bool = True) -> list[dict]:
     """DESIGN.md instruction records, Alpaca records and ShareGPT `conversations`, as messages."""
     if "messages" in record:
@@ -130,7 +134,7 @@ def to_messages(record: dict, require_assistant: bool = True) -> list[dict]:
     elif "conversations" in record:
         if not isinstance(record["conversations"], list):
             raise ValueError("conversations must be a list of turns")
-        messages = [{"role": _SHAREGPT.get(turn.get("from"), turn.get("from")), "content": turn.get("value")}
+        messages = [{"role": _sharegpt_role(turn.get("from")), "content": turn.get("value")}
                     if isinstance(turn, dict) else turn for turn in record["conversations"]]
     else:
         raise ValueError("expected messages, instruction/input/output or conversations")
@@ -173,13 +177,13 @@ def read_preferences(path: str) -> list[dict]:
     for number, record in read_records(path):
         try:
             prompt = record.get("prompt", record.get("conversations"))
-            if isinstance(prompt, str):
+            if isinstance(prompt, str) and "prompt" in record:
                 messages = [{"role": "user", "content": prompt}]
             elif isinstance(prompt, list):
                 key = "messages" if "prompt" in record else "conversations"
                 messages = to_messages({key: prompt}, require_assistant=False)
             else:
-                raise ValueError("expected a prompt (text or messages) or conversations")
+                raise ValueError("expected a prompt (text or messages) or conversations (a list of turns)")
             out.append({"prompt": messages, "chosen": _answer(record.get("chosen"), "chosen"),
                         "rejected": _answer(record.get("rejected"), "rejected")})
         except ValueError as err:

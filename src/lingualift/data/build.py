@@ -11,7 +11,11 @@ where it stopped:
 
 Randomness is seeded per group, per sentence or per bucket, never by worker, so the same
 inputs and config give byte-identical shards with any number of workers. Shards are written
-under a temporary name and renamed; `manifest.json` is written last.
+under a temporary name into `OUT/.work/staged/` and moved into OUT only once all of them are
+there; `manifest.json` is written last. So a build into the folder of an earlier complete one
+that fails (bad input, a full disk, a kill) leaves the earlier shards and manifest in place.
+The resume fingerprint covers the config and the stamps of every input file: a source that
+changed between runs starts the work over.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import hashlib
 import json
 import math
 import multiprocessing
+import os
 import random
 import shutil
 import time
@@ -27,7 +32,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from lingualift import __version__
-from lingualift.core.io import InputError, atomic_path, write_json
+from lingualift.core.io import InputError, atomic_path, check_output, write_json, writing
 from lingualift.core.progress import ProgressFactory, bar
 from lingualift.core.provenance import provenance
 from lingualift.core.records import dumps
@@ -155,7 +160,7 @@ def pack_bucket(bucket: int, cfg_json: str, work: str, out: str) -> dict:
 
     cfg = DataConfig.model_validate_json(cfg_json)
     marker = Path(work) / "shards" / f"{bucket:05d}.json"
-    shard = Path(out) / f"shard-{bucket:05d}.parquet"
+    shard = Path(out) / f"shard-{bucket:05d}.parquet"  # out: the staging folder until published
     if marker.is_file() and shard.is_file():
         return _read_json(marker)
     docs = [(r["text"], r["group"]) for r in _jsonl(Path(work) / "buckets" / f"{bucket:05d}.jsonl")]
@@ -208,20 +213,23 @@ def build(cfg: DataConfig, out: str | Path, *, only: str | None = None,
     I), `merge` (dedup + augment + mix, one job), `pack:B` (bucket B); a last run without
     `only` finds everything done and writes the manifest."""
     workers, skip_bad = cfg.workers, cfg.skip_bad
-    out = Path(out)
+    out = check_output(out, "folder")
     fresh = not out.exists()
     work = out / ".work"
+    staged = work / "staged"
     fingerprint = _fingerprint(cfg)
     if (work / "config.json").is_file() and _read_json(work / "config.json").get("fingerprint") != fingerprint:
-        shutil.rmtree(work)  # another config: nothing cached is valid
-        for stale in (*out.glob("shard-*.parquet"), out / "manifest.json"):
-            stale.unlink(missing_ok=True)
+        # Another config or changed inputs: nothing cached is valid. The shards and manifest of
+        # the last complete build stay until this build has all of its own (`_publish`).
+        shutil.rmtree(work)
     if only is None:  # array jobs run side by side: a temp file may be another job's
-        for tmp in out.glob(".*.tmp"):
+        for tmp in (*out.glob(".*.tmp"), *staged.glob(".*.tmp")):
             tmp.unlink()
-    (work / "clean").mkdir(parents=True, exist_ok=True)
-    (work / "shards").mkdir(parents=True, exist_ok=True)
+    for folder in ("clean", "shards", "staged"):
+        with writing(work):
+            (work / folder).mkdir(parents=True, exist_ok=True)
     write_json(work / "config.json", {"fingerprint": fingerprint})
+    shard_dir = out if (work / "published.json").is_file() else staged
     timings = {}
     cfg_json = cfg.model_dump_json()
     try:
@@ -232,7 +240,7 @@ def build(cfg: DataConfig, out: str | Path, *, only: str | None = None,
         todo = [i for i in range(len(cfg.sources)) if not (work / "clean" / f"{i:04d}.json").is_file()]
         if step == "clean":
             todo = [i for i in todo if i == int(index)]
-        rejects = str(out / "rejects") if cfg.rejects else None
+        rejects = str(work / "rejects") if cfg.rejects else None
         with bar(progress, "clean", len(cfg.sources), len(cfg.sources) - len(todo)) as advance:
             _run_tasks(clean_source, [(i, cfg.sources[i].model_dump_json(), cfg_json, str(work), skip_bad, rejects)
                                       for i in todo], workers, advance)
@@ -243,10 +251,12 @@ def build(cfg: DataConfig, out: str | Path, *, only: str | None = None,
 
         with bar(progress, "dedup + augment + mix", 1) as advance:
             started = time.perf_counter()
-            groups = _stage_dedup_augment(cfg, work, len(cfg.sources))
+            with writing(work):
+                groups = _stage_dedup_augment(cfg, work, len(cfg.sources))
             timings["dedup_augment_s"] = time.perf_counter() - started
             started = time.perf_counter()
-            mixed = _stage_mix(cfg, work, groups["counts"])
+            with writing(work):
+                mixed = _stage_mix(cfg, work, groups["counts"])
             timings["mix_s"] = time.perf_counter() - started
             advance(1)
         if step == "merge":
@@ -255,17 +265,39 @@ def build(cfg: DataConfig, out: str | Path, *, only: str | None = None,
         started = time.perf_counter()
         buckets = [int(index)] if step == "pack" else range(mixed["buckets"])
         with bar(progress, "tokenise + pack", mixed["buckets"]) as advance:
-            shards = _run_tasks(pack_bucket, [(b, cfg_json, str(work), str(out)) for b in buckets], workers, advance)
+            shards = _run_tasks(pack_bucket, [(b, cfg_json, str(work), str(shard_dir)) for b in buckets], workers,
+                                advance)
         if step == "pack":
             return None
         timings["pack_s"] = time.perf_counter() - started
+        manifest = _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings)
+        _publish(out, work, shards, cfg.rejects)
+        write_json(out / "manifest.json", manifest)
     except InputError:
         if fresh:
             shutil.rmtree(out, ignore_errors=True)  # bad input leaves nothing behind
         raise
-    manifest = _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings)
-    write_json(out / "manifest.json", manifest)
     return manifest
+
+
+def _publish(out: Path, work: Path, shards: list[dict], rejects: bool) -> None:
+    """Swap the complete new build in: the old manifest goes first (no manifest claims a
+    mixed folder), then shards the new build does not have, then the staged shards move in.
+    A kill in between is resumed: a bucket whose shard is neither staged nor published
+    (`published.json`) is packed again, to the same bytes."""
+    with writing(out):
+        (out / "manifest.json").unlink(missing_ok=True)
+        names = {s["file"] for s in shards}
+        for old in out.glob("shard-*.parquet"):
+            if old.name not in names:
+                old.unlink()
+        for name in sorted(names):
+            if (work / "staged" / name).is_file():
+                os.replace(work / "staged" / name, out / name)
+        if rejects and (work / "rejects").is_dir():
+            shutil.rmtree(out / "rejects", ignore_errors=True)
+            os.replace(work / "rejects", out / "rejects")
+        write_json(work / "published.json", {"shards": sorted(names)})
 
 
 def _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings) -> dict:
@@ -298,4 +330,18 @@ def _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings) -> dict
                     "tokenizer": cfg.pack.tokenizer},
         "shards": [{"file": s["file"], "rows": s["rows"], "sha256": s["sha256"]} for s in shards],
         "timings": {k: round(v, 3) for k, v in timings.items()},
+        "notes": cfg.notes(),
+        "warnings": _warnings(sources),
     }
+
+
+def _warnings(sources: list[dict]) -> list[str]:
+    """What a build should not do silently: a source that gave nothing."""
+    found = []
+    for s in sources:
+        kept = sum(s["kept"].values())
+        if s["read"] == 0:
+            found.append(f"source {s['source']} is empty: nothing was read from it")
+        elif kept == 0:
+            found.append(f"source {s['source']}: nothing kept after cleaning ({s['read']} read)")
+    return found

@@ -17,19 +17,28 @@ import regex
 from lingualift.data.config import CleanConfig
 from lingualift.lang import langid, languages, scripts
 
-# Format (Cf) and control (Cc) characters are invisible noise, except the joiners that
-# Persian and Indic scripts need to spell words (ZWNJ U+200C, ZWJ U+200D) and tab.
-_KEEP = {"\u200c", "\u200d", "\t"}
-_INVISIBLE = regex.compile(r"[\p{Cc}\p{Cf}]")
+# Control characters (Cc: a lone CR, NUL, vertical tab, form feed, NEL...) stand between
+# words, so each becomes a space: deleting one glues the words either side. Format
+# characters (Cf: bidi overrides U+202A-202E / U+2066-2069, a BOM, soft hyphens) are
+# invisible noise and go, except the joiners that Persian and Indic scripts need to spell
+# words (ZWNJ U+200C, ZWJ U+200D).
+_KEEP = {"\u200c", "\u200d"}
+_CONTROL = regex.compile(r"\p{Cc}")
+_FORMAT = regex.compile(r"\p{Cf}")
 _SPACES = regex.compile(r"\s+")
 _URL_EMAIL = regex.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
-def normalise(text: str, nfc: bool = True) -> str:
+def normalise(text: str, nfc: bool = True, spaces: bool = True) -> str:
+    """NFC, control characters as spaces, format characters dropped; runs of white space
+    become one space unless `spaces` is off (instruction data keeps its line breaks)."""
     if nfc:
         text = unicodedata.normalize("NFC", text)
-    text = _INVISIBLE.sub(lambda m: m.group() if m.group() in _KEEP else "", text)
-    return _SPACES.sub(" ", text).strip()
+    text = _FORMAT.sub(lambda m: m.group() if m.group() in _KEEP else "", text)
+    if not spaces:
+        text = text.replace("\r\n", "\n")
+        return _CONTROL.sub(lambda m: m.group() if m.group() in "\n\t" else " ", text)
+    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
 def _length(cfg: CleanConfig) -> Callable[[str, str], str | None]:

@@ -1,7 +1,9 @@
 """The data config of `data build` (and the sources `data sft` / `data dpo` read).
 
 Language codes are resolved through the registry at validation time, so everything after
-this point sees canonical FLORES-200 codes.
+this point sees canonical FLORES-200 codes. An ambiguous code (`zh`) gets the registry's
+default and is said once: `DataConfig.notes()` ("zh -> zho_Hans (also zho_Hant, yue_Hant)"),
+which `data build` puts in its manifest and prints.
 """
 
 from __future__ import annotations
@@ -9,17 +11,53 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from lingualift.core.config import StrictModel
-from lingualift.lang.languages import resolve_code
+from lingualift.lang.languages import candidates, resolve_code
 
 
 def _code(value: Optional[str]) -> Optional[str]:
     return None if value is None else resolve_code(value)
 
 
-class Source(StrictModel):
+def ambiguity(query) -> str | None:
+    """"zh -> zho_Hans (also zho_Hant, yue_Hant)" for a code that names several languages."""
+    found = candidates(query) if isinstance(query, str) else []
+    if len(found) < 2:
+        return None
+    others = [lang.code for lang in found[1:]]
+    shown = ", ".join(others[:4]) + (f", ... {len(others) - 4} more" if len(others) > 4 else "")
+    return f"{query} -> {found[0].code} (also {shown})"
+
+
+def _raw_codes(data) -> list:
+    """The language codes of a source or augmentation as written, before resolving."""
+    if not isinstance(data, dict):
+        return []
+    codes = [data.get(k) for k in ("lang", "src_lang", "tgt_lang")]
+    codes += list(data.get("langs") or []) if isinstance(data.get("langs"), list) else []
+    for pair in data.get("pairs") or [] if isinstance(data.get("pairs"), list) else []:
+        codes += pair.split("-", 1) if isinstance(pair, str) else []
+    return codes
+
+
+class _Noted(StrictModel):
+    """A model that remembers which of its codes were ambiguous (for `DataConfig.notes`)."""
+
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember(cls, data, handler):
+        made = handler(data)
+        # An instance passed in (DataConfig(sources=[Source(...)])) keeps what it noted.
+        made._notes = list(data._notes) if isinstance(data, _Noted) else \
+            [n for n in map(ambiguity, _raw_codes(data)) if n]
+        return made
+
+
+class Source(_Noted):
     """One input. `paths` holds two aligned files for `pairs`; `path` everything else."""
 
     type: Literal["text", "jsonl", "pairs", "tsv", "flores", "parquet", "hf"]
@@ -93,7 +131,7 @@ class DedupConfig(StrictModel):
     pair_keys: list[Literal["pair", "src", "tgt"]] = Field(default_factory=lambda: ["pair"])
 
 
-class AugmentConfig(StrictModel):
+class AugmentConfig(_Noted):
     dictionary: str  # muse:FILE | tsv:FILE | wechsel:DIR | dictd:INDEX_FILE | panlex:FILE
     src_lang: str
     tgt_lang: str
@@ -166,3 +204,7 @@ class DataConfig(StrictModel):
         for a in self.augment:
             found += spec_paths(a.dictionary) + (spec_paths(a.pivot) if a.pivot else [])
         return found
+
+    def notes(self) -> list[str]:
+        """Ambiguous language codes and what they were taken as, each said once."""
+        return list(dict.fromkeys(n for part in (*self.sources, *self.augment) for n in part._notes))

@@ -12,6 +12,10 @@ and `input` (so LLaMAX's Alpaca prompt can render it), `task`, and the languages
 - post_edit: a degraded translation as the draft to repair (Tower's APE task);
 - paraphrase: two targets of one source (Tatoeba has several translations per sentence);
 - few_shot: k other pairs of the direction as examples before the sentence.
+
+Every text is cleaned as `data build` cleans (`data.clean.normalise`: NFC, bidi overrides,
+BOM and other format characters dropped, NUL and other control characters made spaces)
+but keeps its line breaks and tabs, which instructions and code answers need.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from typing import Optional
 from pydantic import Field
 
 from lingualift.core.config import CommaList, StrictModel
-from lingualift.core.io import InputError, atomic_path
+from lingualift.core.io import InputError, atomic_path, check_output
 from lingualift.core.records import read_instructions
+from lingualift.data.clean import normalise
 from lingualift.data.config import Source
 from lingualift.data.parallel import by_direction, degrade, language_names, read_pairs
 from lingualift.inference.prompts import LLAMAX_INSTRUCTION
@@ -146,6 +151,14 @@ def _few_shot(directions, cfg, rng, n):
                       f"{shots}\n{names['src']}: {a}", b, src, tgt)
 
 
+def _cleaned(record: dict) -> dict:
+    """The record with every text field and message cleaned (line breaks kept)."""
+    out = {k: normalise(v, spaces=False) if isinstance(v, str) and k in ("instruction", "input", "output") else v
+           for k, v in record.items()}
+    out["messages"] = [{**m, "content": normalise(m["content"], spaces=False)} for m in record["messages"]]
+    return out
+
+
 BUILDERS = {"translation": _translation, "document": _document, "terminology": _terminology,
             "post_edit": _post_edit, "paraphrase": _paraphrase, "few_shot": _few_shot}
 
@@ -155,6 +168,8 @@ def build(cfg: InstructionConfig, out: str | Path) -> dict:
     unknown = [t for t in cfg.tasks if t not in BUILDERS]
     if unknown:
         raise InputError(f"unknown task {unknown[0]!r}; tasks: {', '.join(TASKS)}")
+    check_output(out, "file")
+    check_output(f"{out}.report.json", "file")
     rng = random.Random(cfg.seed)
     directions = by_direction(read_pairs(cfg.sources), cfg.both_directions)
     records = []
@@ -163,6 +178,7 @@ def build(cfg: InstructionConfig, out: str | Path) -> dict:
     for task, n in cfg.tasks.items():
         if n > 0:
             records += list(BUILDERS[task](directions, cfg, random.Random(f"{cfg.seed}:{task}"), n))
+    records = [_cleaned(r) for r in records]
     rng.shuffle(records)
     with atomic_path(out) as tmp:
         tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")

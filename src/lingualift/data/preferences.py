@@ -19,7 +19,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from lingualift.core.config import StrictModel
-from lingualift.core.io import InputError, atomic_path
+from lingualift.core.io import InputError, atomic_path, check_output
 from lingualift.data.config import Source
 from lingualift.data.parallel import by_direction, degrade, language_names, read_pairs
 from lingualift.inference.prompts import LLAMAX_INSTRUCTION
@@ -64,6 +64,7 @@ def _from_samples(cfg: PreferenceConfig, items, prompts: list[str], model: str, 
 
 
 def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, batch_size: int = 16) -> dict:
+    check_output(out, "file")
     rng = random.Random(cfg.seed)
     items = [(d, pair) for d, pairs in by_direction(read_pairs(cfg.sources), cfg.both_directions).items() for pair in pairs]
     rng.shuffle(items)

@@ -37,12 +37,13 @@ def _normalise(record: dict, source: Source, path: str, line: int) -> Item:
     try:
         if "src" in record or "tgt" in record:
             src_lang, tgt_lang = record.get("src_lang") or source.src_lang, record.get("tgt_lang") or source.tgt_lang
-            if not (isinstance(record.get("src"), str) and isinstance(record.get("tgt"), str) and src_lang and tgt_lang):
+            if not (isinstance(record.get("src"), str) and isinstance(record.get("tgt"), str)
+                    and isinstance(src_lang, str) and isinstance(tgt_lang, str)):
                 return Bad(path, line, "expected a parallel record with string src, tgt and src_lang, tgt_lang")
             return {**record, "src_lang": resolve_code(src_lang), "tgt_lang": resolve_code(tgt_lang)}
         text, lang = record.get(source.text_field), record.get("lang") or source.lang
-        if not isinstance(text, str) or not lang:
-            return Bad(path, line, f"expected a record with a string {source.text_field!r} and a lang "
+        if not isinstance(text, str) or not lang or not isinstance(lang, str):
+            return Bad(path, line, f"expected a record with a string {source.text_field!r} and a string lang "
                                    "(or src/tgt/src_lang/tgt_lang)")
         return {**{k: v for k, v in record.items() if k != source.text_field}, "text": text, "lang": resolve_code(lang)}
     except InputError as err:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lingualift.core.io import InputError
+from lingualift.core.io import InputError, iter_lines
 from lingualift.core.records import iter_json
 from lingualift.inference.prompts import alpaca_prompt
 from lingualift.lang import languages
@@ -105,14 +104,17 @@ def need(path: Path) -> Path:
 
 
 def read_tsv(path: Path, header: bool, columns: int) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells) of a TSV; quoting off, as these corpora contain bare quotes."""
-    with need(path).open(encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if header and number == 1:
-                continue
-            if len(row) < columns:
-                raise InputError(f"expected {columns} tab-separated columns, found {len(row)}", path, number)
-            yield number, row
+    """(line number, cells) of a TSV; no quoting, as these corpora contain bare quotes. Lines
+    are decoded by the one rule (core.io.iter_lines): invalid UTF-8 is file:line, not a crash."""
+    for number, text, error in iter_lines(need(path)):
+        if error:
+            raise InputError(error, path, number)
+        if header and number == 1:
+            continue
+        row = text.split("\t") if text else []
+        if len(row) < columns:
+            raise InputError(f"expected {columns} tab-separated columns, found {len(row)}", path, number)
+        yield number, row
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:

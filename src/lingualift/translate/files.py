@@ -9,6 +9,12 @@ spaces, so the output always has as many lines as the input. Lines are read and 
 in chunks, so output streams and memory stays flat. With `--out`, lines go to OUT.partial
 as each chunk finishes and the file is renamed to OUT at the end: a killed run started
 again with the same command skips the lines already in OUT.partial.
+
+A partial is only continued by the run that made it: OUT.partial.json holds the fingerprint
+of its model, settings, languages and input file (size, mtime, inode). A partial from any
+other run (another language, model or input, or one without that record) is refused in one
+line before the model loads, never continued and never silently deleted: lines translated
+by a slow model are worth a look before they go.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from lingualift.core.io import InputError, batched, decode_line, iter_lines
+from lingualift.core.io import InputError, batched, check_output, decode_line, iter_lines, write_json, writing
 from lingualift.core.progress import ProgressFactory, bar
 from lingualift.core.records import parse_line
 from lingualift.translate.config import FileTranslateSettings
@@ -103,6 +109,38 @@ def _complete_lines(path: Path) -> int:
     return keep.count(b"\n")
 
 
+def fingerprint(settings: FileTranslateSettings, model: str, path: str) -> str:
+    """What a partial output was made from: settings, languages, the model (a local model by
+    the stamps of its files) and the input file's stamp."""
+    from lingualift.core.fingerprint import digest
+    from lingualift.lang.languages import resolve_code
+
+    payload = {"settings": settings.model_dump(mode="json"), "model": model,
+               "langs": [resolve_code(settings.src_lang), resolve_code(settings.tgt_lang)]}
+    return digest(payload, [path] + ([model] if Path(model).exists() else []))
+
+
+def sidecar(out: str | os.PathLike) -> Path:
+    return Path(f"{out}.partial.json")
+
+
+def _resumable(out: str, path: str, made_by: str) -> None:
+    """Refuse, in one line, a partial output this run did not make."""
+    partial = Path(f"{out}.partial")
+    if path == "-":
+        raise InputError("a partial output cannot be resumed from stdin (its input cannot be checked); "
+                         "delete it or pass the input file", partial)
+    record = sidecar(out)
+    try:
+        found = json.loads(record.read_text(encoding="utf-8")).get("fingerprint") if record.is_file() else None
+    except (ValueError, AttributeError, OSError):
+        found = None
+    if found != made_by:
+        why = "has no record of the run that made it" if found is None else \
+            "was made by another run (model, settings, languages or input changed)"
+        raise InputError(f"{why}; not resuming: delete it to start over", partial)
+
+
 def run(settings: FileTranslateSettings, *, model: str, path: str, out: str | None,
         progress: ProgressFactory | None = None) -> int:
     """Translate `path` into `out` (or stdout); returns the number of lines written this run."""
@@ -116,6 +154,11 @@ def run(settings: FileTranslateSettings, *, model: str, path: str, out: str | No
     src, tgt = resolve_code(s.src_lang), resolve_code(s.tgt_lang)
     if path != "-" and not Path(path).is_file():
         raise InputError("file not found", path)
+    made_by = fingerprint(s, model, path)
+    if out is not None:
+        check_output(out, "file")
+        if Path(f"{out}.partial").is_file():
+            _resumable(out, path, made_by)
     # A file is read once to check every line (and count them for the progress bar) before the
     # model loads, then streamed again: memory stays flat on any file size.
     total = sum(1 for _ in read_input(path, field, column)) if path != "-" else None
@@ -138,7 +181,13 @@ def run(settings: FileTranslateSettings, *, model: str, path: str, out: str | No
         return translate_stream(source, translate, sys.stdout)
     target, partial = Path(out), Path(f"{out}.partial")
     skip = _complete_lines(partial) if partial.is_file() else 0
-    with partial.open("a", encoding="utf-8") as sink, bar(progress, "translating", total or 0, skip) as advance:
-        written = translate_stream(source, translate, sink, skip, advance)
-    os.replace(partial, target)
+    if total is not None and skip > total:
+        raise InputError(f"has {skip} lines but the input has {total}; not resuming: delete it to start over",
+                         partial)
+    with writing(partial):  # a full disk: one line; the partial keeps its whole lines for a resume
+        write_json(sidecar(out), {"fingerprint": made_by, "model": model, "input": path})
+        with partial.open("a", encoding="utf-8") as sink, bar(progress, "translating", total or 0, skip) as advance:
+            written = translate_stream(source, translate, sink, skip, advance)
+        os.replace(partial, target)
+    sidecar(out).unlink(missing_ok=True)
     return written

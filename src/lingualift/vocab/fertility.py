@@ -74,8 +74,18 @@ def analyze(spec: str, data: str, langs: list[str], split: str = "dev", limit: i
     """Per-language fertility for one tokenizer; parity against English on aligned lines."""
     seg = load_segmenter(spec)
     codes = list(dict.fromkeys([ENGLISH, *langs]))
-    sides = {code: list(load_side(data, code, split, "src").lines[:limit]) for code in codes}
+    loaded = {code: load_side(data, code, split, "src") for code in codes}
+    english = loaded[ENGLISH]
+    for side in loaded.values():  # parity over different sentences would mean nothing
+        if len(side.lines) != len(english.lines):
+            shorter = min((side, english), key=lambda s: len(s.lines))
+            raise InputError(f"{side.origin} has {len(side.lines)} lines but {english.origin} has "
+                             f"{len(english.lines)} (expected aligned files)", shorter.origin, len(shorter.lines) + 1)
+    sides = {code: list(side.lines[:limit]) for code, side in loaded.items()}
     rows = {code: analyze_language(seg, sides[code]) for code in codes}
+    if not rows[ENGLISH]["tokens"]:
+        raise InputError("the English reference has no text (blank lines only); parity needs aligned English "
+                         "sentences", english.origin, 1)
     for code, row in rows.items():
         row["parity"] = round(row["tokens"] / rows[ENGLISH]["tokens"], 4)
         row["name"] = languages.get(code).name
