@@ -30,7 +30,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator
 
 from lingualift.core.config import StrictModel
-from lingualift.core.io import InputError, write_json, write_text
+from lingualift.core.io import InputError, check_output, write_json, write_text
 from lingualift.core.progress import ProgressFactory, bar
 from lingualift.data.config import Source
 from lingualift.lang.languages import resolve_code
@@ -172,9 +172,12 @@ def run(cfg: SynthConfig, *, model: str, out: str | Path, progress: ProgressFact
     from lingualift.data.dedup import key_text, text_hash
     from lingualift.inference import mt
 
+    out = Path(out)
+    for target, kind in ((out, "file"), (Path(f"{out}.parts"), "folder")):
+        check_output(target, kind)
     texts = read_texts(cfg)
     mt.check(model, [(cfg.lang, cfg.into)] + ([(cfg.into, cfg.lang)] if cfg.filters.roundtrip_chrf is not None else []))
-    out, parts = Path(out), Path(f"{out}.parts")
+    parts = Path(f"{out}.parts")
     inputs = [p for s in cfg.sources for p in s.inputs()] + ([model] if Path(model).exists() else [])
     fingerprint = digest({"config": cfg.model_dump(mode="json"), "model": model, "version": __version__}, inputs)
     marker = parts / "fingerprint.json"
