@@ -104,6 +104,10 @@ def test_embedded_default_cpt_then_sft(shared, tmp_path):
           f"{sft['packing_efficiency']:.3f}; both stages {time.time() - started:.0f} s")
     assert sft["final_loss"] < sft["first_loss"]
     assert sft["packing_efficiency"] > 0.8
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(tmp_path / "sft" / "model" / "README.md")  # results travel with the model
+    assert card.data.language == ["sw"] and "sft" in card.data.tags and card.data.datasets == [str(tmp_path / "sft.jsonl")]
 
 
 def _cpt_args(data, out, steps=24):

@@ -78,3 +78,22 @@ def hub_snapshot(repo_id: str, *, kind: str = "model") -> Path:
             f"`hf download {repo_id}` where there is network and copy the cache "
             f"(HF_HOME, default ~/.cache/huggingface) here, or pass a local directory"
         ) from None
+
+
+def push(folder: str | os.PathLike, repo_id: str) -> str:
+    """Upload a folder (model, tokenizer, card, report) to a hub model repository, creating it;
+    offline or unreachable, one sentence saying so. Returns the repository's URL."""
+    if offline():
+        raise AssetUnavailable(f"cannot push {folder} to {repo_id!r}: offline (LINGUALIFT_OFFLINE / HF_HUB_OFFLINE "
+                               "is set); run `hf upload` from a machine with network")
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi()
+    try:
+        api.create_repo(repo_id, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id)
+    except (HfHubHTTPError, OSError, ValueError) as err:
+        raise AssetUnavailable(f"cannot push {folder} to {repo_id!r}: {type(err).__name__} "
+                               f"({str(err).splitlines()[0] if str(err) else 'no detail'})") from None
+    return f"https://huggingface.co/{repo_id}"

@@ -151,6 +151,7 @@ def evaluate(ctx: Context, folder: Path, resume: bool) -> dict:
                       compare=str(folder / "base") if role == "adapted" else None, progress=ctx.progress)
     outputs = {"base": str(folder / "base" / "results.json"), "adapted": str(folder / "adapted" / "results.json"),
                "adapted_report": str(folder / "adapted" / "report.html")}
+    _card_results(adapted, folder / "adapted" / "results.json")
     if e.ppl_lines:
         result: dict = {}
         for role, spec in (("base", recipe.model), ("adapted", adapted)):
@@ -160,6 +161,16 @@ def evaluate(ctx: Context, folder: Path, resume: bool) -> dict:
         write_json(folder / "perplexity.json", {"lines": e.ppl_lines, "languages": result})
         outputs["perplexity"] = str(folder / "perplexity.json")
     return outputs
+
+
+def _card_results(model: str, results: Path) -> None:
+    """The adapted model's card gains its scores (with CIs against the base) when lingualift made it."""
+    import json
+
+    from lingualift.inference import modelcard
+
+    if (Path(model) / "README.md").is_file() and results.is_file():
+        modelcard.add_results(model, modelcard.results_of(json.loads(results.read_text(encoding="utf-8"))))
 
 
 def report(ctx: Context, folder: Path, resume: bool) -> dict:

@@ -247,7 +247,7 @@ def loss_png(history: list[dict], path: Path, title: str) -> None:
     tmp.replace(path)
 
 
-def save_final(trainer, tokenizer, out: Path, base_directory: Path) -> Path:
+def save_final(trainer, tokenizer, out: Path, base_directory: Path, cfg: TrainConfig, stage: str) -> Path:
     """The final model (or adapter) with its tokenizer in OUT/model, written then renamed.
     An adapter also records the base it was trained on and that base's vocabulary size, so
     `lingualift export --merge` can rebuild exactly that base (resized) before merging."""
@@ -259,6 +259,7 @@ def save_final(trainer, tokenizer, out: Path, base_directory: Path) -> Path:
     trainer.save_model(str(tmp))  # every rank takes part (FSDP gathers the shards); rank 0 writes
     if main:
         tokenizer.save_pretrained(str(tmp))
+        _card(tmp, cfg, stage, base_directory)
         model = trainer.model
         if hasattr(model, "peft_config"):
             base = model.get_base_model()
@@ -270,6 +271,31 @@ def save_final(trainer, tokenizer, out: Path, base_directory: Path) -> Path:
         tmp.replace(final)
     trainer.accelerator.wait_for_everyone()
     return final
+
+
+def _card(folder: Path, cfg: TrainConfig, stage: str, base_directory: Path) -> None:
+    """The model card of a training run's model: its base, languages (those of the vocab-expand
+    manifest of its base, and the held-out ones) and data."""
+    from lingualift.inference import modelcard
+
+    manifest = base_directory / "manifest.json"
+    langs = json.loads(manifest.read_text(encoding="utf-8")).get("langs", []) if manifest.is_file() else []
+    from lingualift.lang.languages import resolve_many
+
+    modelcard.write(folder, stage=stage, base_model=cfg.model,
+                    langs=list(dict.fromkeys([*langs, *resolve_many(cfg.eval_langs)])), datasets=[cfg.data])
+
+
+def push(cfg: TrainConfig, final: Path) -> None:
+    """`push_to_hub`: the final model with its card and the run's manifest and loss curve."""
+    if not cfg.push_to_hub:
+        return
+    from lingualift.core.assets import push as upload
+
+    for extra in ("manifest.json", "loss.png"):
+        if (final.parent / extra).is_file():
+            shutil.copy2(final.parent / extra, final / extra)
+    upload(final, cfg.push_to_hub)
 
 
 def write_manifest(out: Path, stage: str, cfg: TrainConfig, trainer, extra: dict) -> dict:
@@ -286,4 +312,5 @@ def write_manifest(out: Path, stage: str, cfg: TrainConfig, trainer, extra: dict
     (out / "log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history), encoding="utf-8")
     dump(cfg, out / "config.yaml")
     loss_png(history, out / "loss.png", f"{stage}: {cfg.model}")
+    push(cfg, out / "model")
     return manifest

@@ -74,6 +74,8 @@ class TrainSettings(StrictModel):
     grpo_beta: float = Field(0.0, ge=0, description="grpo: KL strength to the starting model (TRL's default 0: "
                                                     "no reference model in memory)")
     qe_model: Optional[str] = Field(None, description="grpo: COMET-Kiwi model for the qe reward term")
+    push_to_hub: Optional[str] = Field(None, description="upload the final model, tokenizer and card to this hub "
+                                                         "repository (owner/name)")
 
 
 class TrainConfig(TrainSettings):

@@ -131,7 +131,7 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
         data_collator=packed_collator(meter), **common.throughput_kwargs(cfg, model, meter))
     trainer.train(resume_from_checkpoint=common.resume_point(out) if resume else None)
     after = perplexities(trainer.model, tokenizer, texts)
-    final = common.save_final(trainer, tokenizer, out, directory)
+    final = common.save_final(trainer, tokenizer, out, directory, cfg, "cpt")
     return common.write_manifest(out, "cpt", cfg, trainer, {
         "model_dir": str(final), "data_rows": len(dataset),
         "heldout_ppl_char": {code: {"before": before[code]["ppl_char"], "after": after[code]["ppl_char"]}

@@ -42,7 +42,7 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
         model=model, args=args, train_dataset=Dataset.from_list(_dataset_rows(records, cfg.template)),
         processing_class=tokenizer, peft_config=peft_config, **common.throughput_kwargs(cfg, model, meter))
     trainer.train(resume_from_checkpoint=common.resume_point(out) if resume else None)
-    final = common.save_final(trainer, tokenizer, out, directory)
+    final = common.save_final(trainer, tokenizer, out, directory, cfg, "dpo")
     history = [h for h in trainer.state.log_history if "rewards/margins" in h]
     rewards = {key: {"first": history[0][f"rewards/{key}"], "last": history[-1][f"rewards/{key}"]}
                for key in ("accuracies", "margins")} if history else None

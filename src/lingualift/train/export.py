@@ -46,6 +46,8 @@ def merge(adapter: str | Path, out: str | Path, base: str | None = None) -> dict
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    if (adapter / "README.md").is_file():  # the adapter's model card describes the merged model too
+        shutil.copy2(adapter / "README.md", tmp / "README.md")
     info = {"adapter": str(adapter), "base": str(base), "vocab_rows": rows, "base_resized": resized}
     write_json(tmp / "merge.json", info)
     shutil.rmtree(out, ignore_errors=True)

@@ -66,7 +66,7 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
         model=model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         peft_config=peft_config, **common.throughput_kwargs(cfg, model, common.Meter()))
     trainer.train(resume_from_checkpoint=common.resume_point(out) if resume else None)
-    final = common.save_final(trainer, tokenizer, out, directory)
+    final = common.save_final(trainer, tokenizer, out, directory, cfg, "grpo")
     history = [h for h in trainer.state.log_history if "reward" in h]
     rewards = {key: {"first": history[0][key], "last": history[-1][key]}
                for key in history[0] if key == "reward" or key.startswith("rewards/")} if history else None

@@ -120,7 +120,7 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
         model=model, args=common.arguments(cfg, out, remove_unused_columns=False), train_dataset=Dataset.from_list(rows),
         data_collator=collator(meter, tokenizer.pad_token_id, cfg.packing), **common.throughput_kwargs(cfg, model, meter))
     trainer.train(resume_from_checkpoint=common.resume_point(out) if resume else None)
-    final = common.save_final(trainer, tokenizer, out, directory)
+    final = common.save_final(trainer, tokenizer, out, directory, cfg, "sft")
     return common.write_manifest(out, "sft", cfg, trainer, {
         "model_dir": str(final), "examples": len(examples), "rows": len(rows),
         "packing_efficiency": meter.total_real / meter.total_positions if meter.total_positions else None})
