@@ -302,3 +302,15 @@ def test_hf_source_from_a_local_dataset_folder(flores, tmp_path):
     _jsonl(folder / "train.jsonl", [{"text": t, "lang": "fr"} for t in lines])
     manifest = build(_config([Source(type="hf", path=str(folder), split="train")]), tmp_path / "out")
     assert manifest["groups"]["fra_Latn"]["available"] == 30
+
+
+def test_english_share_is_one_knob_for_replay():
+    """SambaLingo's 75/25: English takes the share, whichever side is larger shrinks."""
+    assert mix.targets({"swh_Latn": 1000, "eng_Latn": 1000}, MixConfig(english_share=0.25)) == \
+        {"swh_Latn": 1000, "eng_Latn": 333}
+    assert mix.targets({"swh_Latn": 1000, "eng_Latn": 100}, MixConfig(english_share=0.25)) == \
+        {"swh_Latn": 300, "eng_Latn": 100}
+    assert mix.targets({"swh_Latn": 10, "eng_Latn": 10, "eng_Latn-swh_Latn": 7}, MixConfig(english_share=0.5)) == \
+        {"swh_Latn": 10, "eng_Latn": 10, "eng_Latn-swh_Latn": 7}
+    with pytest.raises(InputError, match="english_share needs English"):
+        mix.targets({"swh_Latn": 10}, MixConfig(english_share=0.25))

@@ -152,6 +152,9 @@ class MixConfig(StrictModel):
     shares: dict[str, float] = Field(default_factory=dict)  # fixed shares, e.g. swh 0.75 / eng 0.25
     total: Optional[int] = None  # with shares: records in all; default the most without upsampling
     mono_share: Optional[float] = Field(None, ge=0, le=1)  # monolingual share of all records
+    # English replay (SambaLingo's 25%): English's share of the monolingual text, the other
+    # languages keeping their temperature-sampled proportions; one knob instead of `shares`
+    english_share: Optional[float] = Field(None, ge=0, lt=1)
     seed: int = 0
 
     @field_validator("shares", "caps")

@@ -40,6 +40,8 @@ def targets(counts: dict[str, int], cfg: MixConfig) -> dict[str, int]:
     else:
         mono = _temperature({g: n for g, n in counts.items() if not is_parallel(g)}, cfg.temperature)
         para = _temperature({g: n for g, n in counts.items() if is_parallel(g)}, cfg.temperature)
+        if cfg.english_share is not None:
+            mono = _english_share(mono, cfg.english_share)
         m, p = sum(mono.values()), sum(para.values())
         share = cfg.mono_share
         if share is not None and m + p:
@@ -57,6 +59,23 @@ def targets(counts: dict[str, int], cfg: MixConfig) -> dict[str, int]:
         value = min(value, cfg.caps.get(group, value))
         result[group] = int(value + 0.5)
     return result
+
+
+ENGLISH = "eng_Latn"
+
+
+def _english_share(mono: dict[str, float], share: float) -> dict[str, float]:
+    """English at `share` of the monolingual records: whichever side is over its share
+    shrinks (never grown by repetition), so a small English corpus shrinks the target side."""
+    english = mono.get(ENGLISH, 0.0)
+    rest = sum(v for g, v in mono.items() if g != ENGLISH)
+    if not english or not rest:
+        raise InputError(f"mix.english_share needs English and another language in the monolingual data "
+                         f"(found {', '.join(sorted(mono)) or 'none'})")
+    if english / (english + rest) > share:
+        return {**mono, ENGLISH: share * rest / (1 - share)}
+    scale = (1 - share) * english / share / rest
+    return {g: (v if g == ENGLISH else v * scale) for g, v in mono.items()}
 
 
 def draw(read_group, count: int, target: int, seed: str) -> Iterator[dict]:
