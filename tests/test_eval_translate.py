@@ -50,7 +50,8 @@ def test_eval_translate_end_to_end_with_cache_and_compare(flores, tmp_path):
     assert "## Averages" in (out / "report.md").read_text()
 
     again = run(settings, **io, out=str(out))  # everything cached: no model is even loaded
-    assert again["meta"]["engine"] == "cached"
+    assert again["meta"]["engine"] == "hf" and again["meta"]["cached_directions"] == 3  # how they were made, kept
+    assert all(d["made_by"]["command"] == results["directions"][0]["made_by"]["command"] for d in again["directions"])
     assert again["directions"] == results["directions"]
 
     other = tmp_path / "eval2"

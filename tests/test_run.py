@@ -147,3 +147,19 @@ def test_recipe_errors_name_the_key_the_file_and_the_line(shared, tmp_path):
     legacy.write_text(text.replace("  lr: 0.001\n  max_length", "  train: {lr: 0.001}\n  max_length", 1))
     proc = run_cli("run", str(legacy), "--dry-run")
     assert proc.returncode == 2 and "sft.train: training settings now sit directly under sft" in proc.stderr
+
+
+def test_a_stage_failing_on_bad_input_leaves_no_stage_behind(flores, tmp_path):
+    """The eval stage meets a language its data lacks: one line, exit 2, and no half-made eval
+    folder (no stage.json that a later run would read as this stage's state)."""
+    missing = tmp_path / "flores"
+    missing.mkdir()
+    for code in ("eng_Latn",):
+        (missing / f"{code}.dev").write_text((flores / f"{code}.dev").read_text())
+    recipe = {"name": "bad", "runs": str(tmp_path / "runs"), "model": "tiny", "langs": ["swh_Latn"],
+              "eval": {"data": f"flores:{missing}", "limit": 2, "metrics": ["chrf++"], "max_new_tokens": 4}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    proc = run_cli("run", str(path))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no FLORES file for swh_Latn" in proc.stderr
+    assert not (tmp_path / "runs" / "bad" / "eval").exists()

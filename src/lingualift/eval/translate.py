@@ -99,6 +99,8 @@ def _translate(job: _Job, s: TranslateSettings, metrics, generator: Generator, t
         "generation": {"seconds": round(seconds, 3), "new_tokens": new_tokens,
                        "lines_per_s": round(len(hyps) / seconds, 3) if seconds else None,
                        "tokens_per_s": round(new_tokens / seconds, 3) if seconds else None},
+        # how these hypotheses were made, kept with them: a cached re-run reports this, not itself
+        "made_by": {"engine": generator.engine, **provenance()},
     }
     write_lines(job.folder / "hyp.txt", hyps)
     if scores.get("comet") and scores["comet"].segments:  # what a later --compare bootstraps
@@ -145,7 +147,9 @@ def run(settings: TranslateSettings, *, model: str, data: str, out: str, compare
             "model": model, "data": data, "split": s.split, "limit": s.limit, "offset": s.offset,
             "template": {"name": template.name, "source": template.source},
             "shots": s.shots, "shot_selection": s.shot_selection if needs_pool else None,
-            "decoding": s.generation().as_dict(), "engine": generator.engine if generator else "cached",
+            "decoding": s.generation().as_dict(),
+            "engine": ", ".join(sorted({r.get("made_by", {}).get("engine", "unknown") for r in records})),
+            "cached_directions": len(jobs) - len(todo),
             "settings": s.model_dump(), "signatures": _signatures(records),
             "generation": generator.stats.as_dict() if generator else None, **provenance(),
         },
