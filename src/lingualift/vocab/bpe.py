@@ -145,8 +145,8 @@ def _nodes(node):
 
 
 def is_byte_level(tokenizer_json: dict) -> bool:
-    return tokenizer_json.get("model", {}).get("type") == "BPE" and any(
-        n.get("type") == "ByteLevel" for n in _nodes(tokenizer_json.get("pre_tokenizer")))
+    """A ByteLevel pre-tokenizer, alone or in a Sequence (Llama-3 and Qwen put a regex Split first)."""
+    return any(n.get("type") == "ByteLevel" for n in _nodes(tokenizer_json.get("pre_tokenizer")))
 
 
 def _spaces_as_metaspace(tokenizer_json: dict) -> bool:
