@@ -10,6 +10,9 @@ refused in one line.
 """
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -157,6 +160,19 @@ def test_bare_tokenizer_json_through_the_cli(family_json, shared, tmp_path):
     assert manifest["effect"]["fertility"]["swh_Latn"]["change"] < -0.1
     data = json.loads((out / "tokenizer.json").read_text())
     assert data["normalizer"]["type"] == "Replace" and data["pre_tokenizer"]["type"] == "Split"  # layout kept
+    # The folder stands alone: AutoTokenizer loads it in a process that never imports lingualift.
+    line = read_lines(shared / "flores200" / "swh_Latn.dev")[HALF]
+    script = ("import json, sys; from transformers import AutoTokenizer; tok = AutoTokenizer.from_pretrained(sys.argv[1]); "
+              "ids = tok(sys.argv[2], add_special_tokens=False).input_ids; print(json.dumps([ids, tok.decode(ids), "
+              "any(m.startswith('lingualift') for m in sys.modules)]))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    clean = subprocess.run([sys.executable, "-I", "-c", script, str(out), line], capture_output=True, text=True,
+                           cwd=tmp_path, env=env)
+    assert clean.returncode == 0, clean.stderr
+    ids, text, imported = json.loads(clean.stdout)
+    expanded, _ = bpe.load_base(str(out / "tokenizer.json"))
+    assert ids == expanded.tokenizer.encode(line, add_special_tokens=False).ids and text == line and not imported
+    assert max(ids) >= 32000  # new tokens in use
 
 
 def test_directory_with_both_files_edits_tokenizer_json_and_model_alike(family_json, shared, tmp_path):
