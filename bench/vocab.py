@@ -11,6 +11,13 @@ Two expansions of the Llama-2 tokenizer (default), both by lingualift's `continu
 Fertility is tokens per word on the other 497 FLORES dev lines (not learned from); English
 FLORES lines that segment differently are counted too (English FLORES is protected).
 Prints seconds per expansion and the fertility table, with ours / fresh ratios.
+
+    python bench/vocab.py --tokenizer gemma3-270m --add 2000
+
+With --add: one `continue` expansion for Swahili (corpus as above, English FLORES
+protected), printed as one README row: tokens added, Swahili tokens per word before and
+after on FLORES dev lines 500+, English lines changed, seconds (tokenizer only: loading the
+base, protecting English, training, selecting). Any tokenizer spec `vocab expand` takes.
 """
 
 import argparse
@@ -43,12 +50,33 @@ def expand(base, lines: list[str], n: int, protected: set[str], method: str):
     return expanded, len(chosen), time.perf_counter() - start
 
 
+def one_row(spec: str, n: int) -> None:
+    start = time.perf_counter()
+    base, _ = bpe.load_base(spec)
+    english = flores("eng_Latn")
+    code = "swh_Latn"
+    lines = read_lines(DATA / "tatoeba" / TATOEBA[code]) + flores(code)[:HALF]
+    expanded, added, _ = expand(base, lines, n, select.protected_joins(base, english), "continue")
+    seconds = time.perf_counter() - start
+    held = flores(code)[HALF:]
+    words = sum(len(line.split()) for line in held)
+    before, after = tokens(base.tokenizer, held) / words, tokens(expanded.tokenizer, held) / words
+    changed = sum(a.tokens != b.tokens for a, b in zip(base.tokenizer.encode_batch(english, add_special_tokens=False),
+                                                      expanded.tokenizer.encode_batch(english, add_special_tokens=False)))
+    print("| base | family | tokens added | Swahili tokens/word before | after | English lines changed | seconds |")
+    print(f"| {Path(spec).name} | {base.family} | {added} | {before:.3f} | {after:.3f} ({100 * (after / before - 1):+.1f}%) "
+          f"| {changed} | {seconds:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer", default=str(DATA / "tokenizers" / "llama2-tokenizer.model"))
+    parser.add_argument("--add", type=int, help="one Swahili expansion of at most this many tokens")
     args = parser.parse_args()
     if not (DATA / "flores200").is_dir():
         sys.exit(f"needs FLORES-200 dev at {DATA / 'flores200'} (set LINGUALIFT_SHARED_DATA)")
+    if args.add:
+        return one_row(args.tokenizer, args.add)
     base, _ = bpe.load_base(args.tokenizer)
     english = flores("eng_Latn")
     protected = select.protected_joins(base, english)

@@ -170,6 +170,35 @@ def test_lora_on_expanded_vocab_and_export_merge(shared, tmp_path):
     assert ids.max() >= 259  # the text uses new tokens
     with torch.no_grad():
         assert torch.allclose(merged(ids).logits, peft(ids).logits, atol=1e-4)
+    assert merged.generation_config.suppress_tokens == list(range(459, 512))  # padding never generated
+
+    # The merged folder is a plain HF model: eval translate and serve load it, and its
+    # tokenizer loads with AutoTokenizer in a process that never imports lingualift.
+    proc = run_cli("eval", "translate", "--model", str(tmp_path / "merged"), "--data", f"flores:{shared / 'flores200'}",
+                   "--directions", "en-sw", "--limit", "2", "--max-new-tokens", "8", "--out", str(tmp_path / "eval"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "eval" / "results.json").read_text())["directions"][0]["n"] == 2
+    from fastapi.testclient import TestClient
+
+    from lingualift.inference.generate import load_generator
+    from lingualift.serve.app import create_app
+    from lingualift.serve.config import ServeSettings
+
+    app = create_app(load_generator(str(tmp_path / "merged"), engine="hf"), ServeSettings(max_new_tokens=8),
+                     model_name="merged", trained_langs=["swh_Latn"])
+    with TestClient(app) as client:
+        reply = client.post("/v1/translate", json={"texts": ["Good morning."], "source_lang": "en", "target_lang": "sw"})
+    assert reply.status_code == 200, reply.text
+    script = ("import json, sys; from transformers import AutoTokenizer; "
+              "tok = AutoTokenizer.from_pretrained(sys.argv[1]); ids = tok(sys.argv[2]).input_ids; "
+              "print(json.dumps([ids, tok.decode(ids, skip_special_tokens=True), "
+              "any(m.startswith('lingualift') for m in sys.modules)]))")
+    text = "Ninapenda kusoma vitabu."
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    clean = subprocess.run([sys.executable, "-I", "-c", script, str(tmp_path / "merged"), text], capture_output=True,
+                           text=True, cwd=tmp_path, env=env)
+    assert clean.returncode == 0, clean.stderr
+    assert json.loads(clean.stdout) == [ids[0].tolist(), text, False]
 
 
 def test_dpo_prefers_references(shared, tmp_path):
@@ -239,3 +268,98 @@ def test_lora_cpt_on_smollm2(shared, tmp_path):
     print(f"SmolLM2 LoRA CPT loss {manifest['first_loss']:.3f} -> {manifest['final_loss']:.3f}")
     assert manifest["final_loss"] < manifest["first_loss"]
     assert (tmp_path / "out" / "model" / "adapter_model.safetensors").is_file()
+
+
+@pytest.fixture(scope="module")
+def expanded_tiny(shared, tmp_path_factory):
+    """tiny expanded by 200 Swahili tokens, tied (the preset) and untied, and shards packed
+    for their tokenizer (the same for both: the same base tokenizer and corpus)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = tmp_path_factory.mktemp("expanded")
+    corpus = tmp / "sw.txt"
+    corpus.write_text((shared / "tatoeba" / "eng-swa" / "tatoeba-test-v2021-08-07.swa").read_text(encoding="utf-8"))
+    untied_base = tmp / "tiny-untied"
+    tiny = AutoModelForCausalLM.from_pretrained(_preset("tiny"))
+    tiny.config.tie_word_embeddings = False
+    type(tiny)(tiny.config).save_pretrained(untied_base)
+    AutoTokenizer.from_pretrained(_preset("tiny")).save_pretrained(untied_base)
+    out = {}
+    for name, base in (("tied", "tiny"), ("untied", str(untied_base))):
+        out[name] = tmp / f"tiny-sw-{name}"
+        proc = run_cli("vocab", "expand", "--model", base, "--corpus", str(corpus), "--langs", "sw", "--add", "200",
+                       "--out", str(out[name]))
+        assert proc.returncode == 0, proc.stderr
+    out["data"] = _data(shared, tmp, 128, tokenizer=str(out["tied"]))
+    return out
+
+
+def _preset(name):
+    from lingualift.inference.models import preset_dir
+
+    return preset_dir(name)
+
+
+@pytest.mark.parametrize("kind, rows", [("tied", "new"), ("untied", "new"), ("tied", "all")])
+def test_embedding_phase_trains_new_rows_only(expanded_tiny, tmp_path, kind, rows):
+    """embedding_rows new: after the embeddings-first phase (weight decay 0.1 configured) the
+    new input and output rows have moved, every old row and padding row is bit-identical, and
+    the rest of the network too; `all` moves the old rows as well."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    expanded = expanded_tiny[kind]
+    proc = run_cli("train", "cpt", "--model", str(expanded), "--data", expanded_tiny["data"], "--out",
+                   str(tmp_path / "cpt"), "--max-steps", "1", "--embedding-steps", "4", "--embedding-lr", "1e-2",
+                   "--embedding-rows", rows, "--set", "weight_decay=0.1", "--set", "batch_size=4",
+                   "--set", "report_to=[]")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((expanded / "manifest.json").read_text())
+    first, last = manifest["new_token_ids"]
+    before = AutoModelForCausalLM.from_pretrained(expanded)
+    after = AutoModelForCausalLM.from_pretrained(tmp_path / "cpt" / "embeddings")
+    pairs = [(before.get_input_embeddings().weight, after.get_input_embeddings().weight)]
+    if kind == "untied":
+        pairs.append((before.get_output_embeddings().weight, after.get_output_embeddings().weight))
+        assert after.get_output_embeddings().weight.data_ptr() != after.get_input_embeddings().weight.data_ptr()
+    for old, new in pairs:
+        moved = (old - new).abs().amax(dim=1) > 0
+        assert moved[first:last + 1].float().mean() > 0.5  # rows of tokens the shards use
+        if rows == "new":
+            assert not moved[:first].any() and not moved[last + 1:].any()
+        else:
+            assert moved[:first].any()
+    rest = [(n, p) for n, p in before.named_parameters() if "embed_tokens" not in n and "lm_head" not in n]
+    changed = dict(after.named_parameters())
+    assert all(torch.equal(p, changed[n]) for n, p in rest)
+
+
+def test_padding_rows_never_generated_and_new_tokens_decode(expanded_tiny):
+    """Padding rows (beyond the tokenizer, up to a multiple of 64) are suppressed in
+    generation even when their logits would win; new tokens are ordinary tokens that
+    `skip_special_tokens` keeps."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    directory = expanded_tiny["untied"]
+    tok = AutoTokenizer.from_pretrained(directory)
+    model = AutoModelForCausalLM.from_pretrained(directory).eval()
+    rows = model.get_output_embeddings().weight.shape[0]
+    assert rows % 64 == 0 and rows > len(tok)
+    assert model.generation_config.suppress_tokens == list(range(len(tok), rows))
+    ids = tok("Ninapenda kusoma vitabu.", return_tensors="pt").input_ids
+    with torch.no_grad():  # padding rows along the last hidden state: the most likely next tokens by far
+        hidden = model(ids, output_hidden_states=True).hidden_states[-1][0, -1]
+        model.get_output_embeddings().weight[len(tok):] = 100 * hidden / hidden.norm()
+        logits = model(ids).logits[0, -1]
+    assert logits.argmax() >= len(tok)
+    out = model.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert out[0, ids.shape[1]:].max() < len(tok)
+
+    manifest = json.loads((directory / "manifest.json").read_text())
+    first, last = manifest["new_token_ids"]
+    text = "Ninapenda kusoma vitabu."
+    encoded = tok(text).input_ids
+    assert any(first <= i <= last for i in encoded)
+    assert tok.decode(encoded, skip_special_tokens=True) == text
+    assert not set(range(first, last + 1)) & set(tok.all_special_ids)

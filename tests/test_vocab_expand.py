@@ -1,4 +1,4 @@
-"""Vocabulary expansion on the real Llama-2 and SmolLM2 tokenizers and real FLORES text.
+"""Vocabulary expansion on the real Llama-2, SmolLM2 and Gemma-3 tokenizers and real FLORES text.
 
 Corpus = Tatoeba plus the first 500 FLORES dev lines of each language; everything measured
 uses the other 497, so fertility gains are on text the new tokens were not learned from.
@@ -10,6 +10,7 @@ import pytest
 import sentencepiece
 
 from conftest import run_cli
+from lingualift.core.assets import AssetUnavailable
 from lingualift.core.io import read_lines
 from lingualift.vocab import bpe, select
 
@@ -152,6 +153,56 @@ def test_smollm2_roundtrip_all_flores_and_english_unchanged(smollm2_expanded, fl
         assert new.decode_batch([e.ids for e in new.encode_batch(lines)]) == lines, code
 
 
+@pytest.fixture(scope="module")
+def gemma3_expanded(shared, tmp_path_factory):
+    from lingualift.inference import models
+
+    try:
+        models.resolve_spec("gemma3-270m")
+    except AssetUnavailable as err:
+        pytest.fail(f"gemma3-270m must be installed for this test (`lingualift models fetch gemma3-270m`): {err}")
+    tmp = tmp_path_factory.mktemp("gemma3")
+    corpus = _corpus(shared, tmp, {"swh_Latn": "eng-swa/tatoeba-test-v2021-08-07.swa"})
+    out = tmp / "out"
+    # 30 held-out lines: three perplexity passes of a 270M model with a 262k vocabulary stay
+    # within a minute on 2 cores.
+    proc = run_cli("vocab", "expand", "--model", "gemma3-270m", "--corpus", corpus[0], "--langs", "swh_Latn",
+                   "--add", "2000", "--protect", f"flores:{shared / 'flores200'}",
+                   "--heldout", f"flores:{shared / 'flores200'}", "--heldout-lines", f"{HALF}:{HALF + 30}",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out, json.loads((out / "manifest.json").read_text())
+
+
+@pytest.mark.slow
+def test_gemma3_expanded_for_swahili(gemma3_expanded, flores):
+    """Gemma-3-270M (SentencePiece-BPE as a tokenizer.json only, Replace + Split layout):
+    Swahili shortens, protected English keeps its tokens, all 204 FLORES languages decode
+    back as the base decodes them, mean init beats random on held-out per-char perplexity."""
+    from transformers import AutoTokenizer
+
+    from lingualift.inference.models import preset_dir
+    from test_vocab_families import round_trip_failures
+
+    out, manifest = gemma3_expanded
+    assert manifest["family"] == "sentencepiece" and 1000 < manifest["added"] <= 2000
+    fertility = manifest["effect"]["fertility"]["swh_Latn"]
+    ppl = manifest["effect"]["perplexity"]["swh_Latn"]
+    base, mean, random = (ppl[k]["ppl_char"] for k in ("base", "mean", "random"))
+    print(f"Gemma-3 +{manifest['added']}: Swahili tokens/word {fertility['before']['tokens_per_word']:.3f} -> "
+          f"{fertility['after']['tokens_per_word']:.3f} ({100 * fertility['change']:+.1f}%); per-char "
+          f"perplexity base {base:.3f}, mean {mean:.3f}, random {random:.3f}; {manifest['seconds']:.0f} s")
+    assert fertility["change"] < -0.15
+    assert mean < random
+    assert manifest["vocab"]["rows"] % 64 == 0
+
+    new = AutoTokenizer.from_pretrained(out).backend_tokenizer
+    old = AutoTokenizer.from_pretrained(preset_dir("gemma3-270m")).backend_tokenizer
+    english = read_lines(flores / "eng_Latn.dev")
+    assert [e.tokens for e in new.encode_batch(english)] == [e.tokens for e in old.encode_batch(english)]
+    assert round_trip_failures(old, new, flores) == {}
+
+
 def test_mean_init_untied_rows_are_piece_means(shared, tmp_path):
     """Untied head: input and output rows of a new token are the means of its pieces' rows."""
     import torch
@@ -213,7 +264,7 @@ def test_protect_keeps_named_entities_of_english(shared):
 @pytest.mark.parametrize("args, message", [
     (["--langs", "xx_Nope"], "unknown language"),
     (["--corpus", "missing.txt"], "missing.txt: file not found"),
-    (["--init", "zero"], "unknown --init"),
+    (["--init", "zero"], "init: Input should be 'mean' or 'random'"),
 ])
 def test_bad_input_one_line_exit_2(shared, tmp_path, args, message):
     corpus = tmp_path / "sw.txt"

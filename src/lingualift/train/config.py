@@ -51,6 +51,11 @@ class TrainSettings(StrictModel):
                                                           "(--lora, or --set lora.r=8)")
     embedding_steps: int = Field(0, ge=0, description="cpt: first train only embeddings + LM head for this many steps")
     embedding_lr: Optional[float] = Field(None, gt=0, description="cpt: their learning rate (default: lr)")
+    # auto: a model from `vocab expand` has untrained new rows and trained old ones; moving
+    # only the new ones first is the point of the phase (SambaLingo), elsewhere all rows train.
+    embedding_rows: Literal["auto", "new", "all"] = Field(
+        "auto", description="cpt: rows that phase trains: new (only those vocab expand added; old rows keep "
+                            "their values exactly), all, or auto (new on a vocab expand model, else all)")
     save_steps: int = Field(200, ge=1, description="checkpoint every N steps")
     save_total_limit: int = Field(2, ge=1, description="checkpoints kept")
     logging_steps: int = Field(10, ge=1, description="log every N steps")

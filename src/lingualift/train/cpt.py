@@ -9,7 +9,9 @@ eager, variable-length kernels under flash_attention_2. The first token of each 
 is not predicted from the previous one (its label is -100).
 
 After `vocab expand`, `embedding_steps` first trains only the embeddings and LM head (the
-rest frozen) so the new rows move before the whole network adapts to them.
+rest frozen) so the new rows move before the whole network adapts to them; with
+`embedding_rows: new` (the default on an expanded model) only the new rows of both, the old
+ones held exactly by a gradient mask (`train/new_rows.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from lingualift.core.io import InputError
 from lingualift.inference.perplexity import nll
-from lingualift.train import common
+from lingualift.train import common, new_rows
 from lingualift.train.config import TrainConfig
 
 
@@ -84,14 +86,20 @@ def _embedding_phase(cfg: TrainConfig, out: Path, dataset, resume: bool) -> Path
     target = out / "embeddings"
     if (target / "config.json").is_file():
         return target
-    model, tokenizer, _ = common.load_model(cfg)
-    for param in model.parameters():
-        param.requires_grad = False
-    model.get_input_embeddings().weight.requires_grad = True
-    model.get_output_embeddings().weight.requires_grad = True
+    model, tokenizer, directory = common.load_model(cfg)
+    rows = new_rows.rows_to_train(cfg.embedding_rows, directory)
+    phase = cfg
+    if rows:
+        new_rows.train_only(model, rows)
+        phase = cfg.model_copy(update={"weight_decay": 0.0})  # decay would move the old rows (new_rows.py)
+    else:
+        for param in model.parameters():
+            param.requires_grad = False
+        model.get_input_embeddings().weight.requires_grad = True
+        model.get_output_embeddings().weight.requires_grad = True
     meter = common.Meter()
     trainer = common.metered(Trainer)(
-        model=model, args=common.arguments(cfg, out, max_steps=cfg.embedding_steps, lr=cfg.embedding_lr,
+        model=model, args=common.arguments(phase, out, max_steps=cfg.embedding_steps, lr=cfg.embedding_lr,
                                            subdir="embeddings-checkpoints"),
         train_dataset=dataset, data_collator=packed_collator(meter),
         **common.throughput_kwargs(cfg, model, meter))

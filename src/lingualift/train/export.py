@@ -42,6 +42,11 @@ def merge(adapter: str | Path, out: str | Path, base: str | None = None) -> dict
     if resized:
         model.resize_token_embeddings(rows, mean_resizing=False)
     merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    # Rows past the tokenizer are padding (`vocab expand` pads to a multiple of 64): a base
+    # resized here lacks the suppression `vocab expand` wrote, so it is written again.
+    padding = set(range(len(tokenizer), rows))
+    if padding and merged.generation_config is not None:
+        merged.generation_config.suppress_tokens = sorted(set(merged.generation_config.suppress_tokens or []) | padding)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp)

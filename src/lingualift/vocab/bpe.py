@@ -1,18 +1,24 @@
-"""The two BPE families `vocab expand` edits, held as one `tokenizers` BPE model each.
+"""The BPE families `vocab expand` edits, detected from the tokenizer itself.
 
-SentencePiece-BPE (Llama-2, Mistral: `▁` for spaces, byte fallback) keeps its SentencePiece
-model as the source of truth and is converted to a `tokenizers` pipeline laid out like
-Meta's own Llama-2 `tokenizer.json` (Prepend + Replace normaliser, no pre-tokenizer, merges
-ordered by piece score). transformers 5 builds its Llama tokenizer from a bare
-`tokenizer.model` with a different pipeline that drops the first word's `▁`, so we never
-let it convert; the conversion here segments every FLORES-200 line exactly as
-`sentencepiece` does (tests/test_vocab_expand.py). Byte-level BPE (GPT-2, Llama-3, SmolLM2:
-`Ġ` for spaces) is edited in its `tokenizer.json` directly.
+- **SentencePiece-BPE** (`▁` for spaces, byte fallback): Llama-2, Mistral, Gemma. Given as a
+  bare `tokenizer.model`, the SentencePiece model is the source of truth and is converted to
+  a `tokenizers` pipeline laid out like Meta's own Llama-2 `tokenizer.json` (Prepend + Replace
+  normaliser, no pre-tokenizer, merges ordered by piece score): transformers 5 builds its
+  Llama tokenizer from a bare `tokenizer.model` with a pipeline that drops the first word's
+  `▁`, so we never let it convert; the conversion segments every FLORES-200 line exactly as
+  `sentencepiece` does (tests/test_vocab_expand.py). Given as a `tokenizer.json` (in any of
+  the hub's layouts: Metaspace pre-tokenizer, Prepend + Replace normaliser, or Gemma's
+  Replace normaliser + Split pre-tokenizer), that file is what transformers runs, so it is
+  edited directly, like byte-level; a `tokenizer.model` beside it gets the same pieces.
+- **Byte-level BPE** (GPT-2, Llama-3, Qwen, SmolLM2: `Ġ` for spaces): `tokenizer.json` edited.
+- **Unigram** (T5, mT5, XLM-R) and **WordPiece** (BERT) are refused in one line: their
+  vocabularies are not built by merges, so a new token cannot be ranked after the base's.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +26,10 @@ from lingualift.core.io import InputError
 
 SENTENCEPIECE, BYTE_LEVEL = "sentencepiece", "byte-level"
 _NORMAL = 1  # sentencepiece ModelProto.SentencePiece.Type.NORMAL
+_BYTE_PIECE = re.compile(r"^<0x[0-9A-Fa-f]{2}>$")
+# What each refused model type is, for the one-line refusal.
+_REFUSED = {"Unigram": "Unigram (the T5 / mT5 / XLM-R family)", "WordPiece": "WordPiece (the BERT family)",
+            "WordLevel": "WordLevel (a whole-word vocabulary)"}
 # New pieces rank below every base piece, including the whitespace-only ones Llama-2 scores
 # -1e9; float32 scores are 64 apart at that magnitude, so a step of 128 keeps them distinct.
 _SCORE_STEP = 128.0
@@ -31,12 +41,33 @@ class BaseTokenizer:
 
     family: str
     tokenizer: object  # tokenizers.Tokenizer
-    proto: object | None = None  # sentencepiece ModelProto for the SentencePiece family
+    proto: object | None = None  # sentencepiece ModelProto, when the base has a tokenizer.model
     config: dict = field(default_factory=dict)  # tokenizer_config.json entries to keep
+    # "model": tokenizer.json is derived from `proto` (a bare tokenizer.model); "json": the
+    # base's tokenizer.json is the truth and is edited as is.
+    source: str = "json"
 
     @property
     def vocab(self) -> dict[str, int]:
         return self.tokenizer.get_vocab(with_added_tokens=False)
+
+    def normal_pieces(self) -> set[str]:
+        """Vocabulary pieces that spell text (no byte, control or added pieces)."""
+        if self.proto is not None and self.source == "model":
+            return {p.piece for p in self.proto.pieces if p.type == _NORMAL}
+        added = {t.content for t in self.tokenizer.get_added_tokens_decoder().values()}
+        return {t for t in self.vocab if t not in added and not _BYTE_PIECE.match(t)}
+
+    def split_digits(self) -> bool:
+        """Whether numbers are cut into digits (sentencepiece's split_digits)."""
+        if self.proto is not None and self.source == "model":
+            return self.proto.trainer_spec.split_digits
+        return not any(len(t.strip("▁")) > 1 and t.strip("▁").isdigit() for t in self.vocab)
+
+    def normalize(self, text: str) -> str:
+        """The text as the SentencePiece model sees it: normalised, `▁` for spaces."""
+        normalizer = self.tokenizer.normalizer
+        return (normalizer.normalize_str(text) if normalizer else text).replace(" ", "▁")
 
 
 def read_proto(path: str | Path):
@@ -48,9 +79,14 @@ def read_proto(path: str | Path):
     except Exception as err:  # protobuf raises DecodeError, a bare Exception subclass
         raise InputError(f"not a SentencePiece model ({err})", path) from None
     if proto.trainer_spec.model_type != proto.trainer_spec.BPE:
-        raise InputError("only SentencePiece BPE models can be expanded (this one is "
-                         f"{proto.trainer_spec.ModelType.Name(proto.trainer_spec.model_type)})", path)
+        kind = proto.trainer_spec.ModelType.Name(proto.trainer_spec.model_type).capitalize()
+        raise InputError(_refusal(_REFUSED.get(kind, f"SentencePiece {kind}")), path)
     return proto
+
+
+def _refusal(family: str) -> str:
+    return (f"this tokenizer is {family}: its vocabulary is not built by BPE merges, so vocab expand "
+            "cannot rank new tokens after the base's (it extends SentencePiece-BPE and byte-level BPE)")
 
 
 def sp_to_hf(proto):
@@ -99,27 +135,79 @@ def _sp_config(proto) -> dict:
     return {k: v for k, v in config.items() if v is not None}
 
 
-def is_byte_level(tokenizer_json: dict) -> bool:
-    def has(node) -> bool:
-        if not node:
-            return False
-        if node.get("type") == "ByteLevel":
-            return True
-        return any(has(child) for child in node.get("pretokenizers", []))
+def _nodes(node):
+    """A normaliser / pre-tokenizer / decoder and, for a Sequence, its members."""
+    if not node:
+        return
+    yield node
+    for child in node.get("normalizers", []) + node.get("pretokenizers", []) + node.get("decoders", []):
+        yield from _nodes(child)
 
-    return tokenizer_json.get("model", {}).get("type") == "BPE" and has(tokenizer_json.get("pre_tokenizer"))
+
+def is_byte_level(tokenizer_json: dict) -> bool:
+    """A ByteLevel pre-tokenizer, alone or in a Sequence (Llama-3 and Qwen put a regex Split first)."""
+    return any(n.get("type") == "ByteLevel" for n in _nodes(tokenizer_json.get("pre_tokenizer")))
+
+
+def _spaces_as_metaspace(tokenizer_json: dict) -> bool:
+    """Spaces become `▁` somewhere in the pipeline: a Metaspace pre-tokenizer or decoder
+    (Mistral, newer Llama conversions) or a Replace(" ", "▁") normaliser (Meta's Llama-2, Gemma)."""
+    for part in ("normalizer", "pre_tokenizer", "decoder"):
+        for node in _nodes(tokenizer_json.get(part)):
+            if node.get("type") == "Metaspace":
+                return True
+            if node.get("type") == "Replace" and node.get("content") == "▁" and part == "normalizer":
+                return True
+    return False
+
+
+def detect_family(tokenizer_json: dict, path: str | Path | None = None) -> str:
+    """The family of a tokenizer.json, from its model and pipeline (never its file name)."""
+    kind = tokenizer_json.get("model", {}).get("type")
+    if kind is None and "merges" in tokenizer_json.get("model", {}):
+        kind = "BPE"  # old files omit the type of a BPE model
+    if kind != "BPE":
+        raise InputError(_refusal(_REFUSED.get(kind, f"a {kind} model")), path)
+    if is_byte_level(tokenizer_json):
+        return BYTE_LEVEL
+    if _spaces_as_metaspace(tokenizer_json):
+        return SENTENCEPIECE
+    raise InputError("this BPE tokenizer.json is neither byte-level (a ByteLevel pre-tokenizer) nor "
+                     "SentencePiece-style (spaces as ▁); vocab expand extends those two", path)
+
+
+def _from_json(path: Path, keep: dict, proto_path: Path | None = None) -> BaseTokenizer:
+    from tokenizers import Tokenizer
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"not a tokenizer.json ({err.msg})", path, err.lineno) from None
+    family = detect_family(data, path)
+    proto = None
+    if family == SENTENCEPIECE and proto_path is not None and proto_path.is_file():
+        try:  # kept only to write an expanded copy beside the edited tokenizer.json
+            proto = read_proto(proto_path)
+        except InputError:
+            proto = None
+    config = dict(keep)
+    if family == SENTENCEPIECE:
+        config.setdefault("clean_up_tokenization_spaces", False)  # spaces are text here
+    return BaseTokenizer(family, Tokenizer.from_str(json.dumps(data)), proto, config, "json")
 
 
 def load_base(spec: str) -> tuple[BaseTokenizer, Path | None]:
     """The base tokenizer of a model spec or a bare SentencePiece `.model` file, and the
     model directory (None for a bare tokenizer: only the tokenizer is expanded)."""
-    from tokenizers import Tokenizer
-
     if spec.endswith(".model"):
         if not Path(spec).is_file():
             raise InputError("SentencePiece model not found", spec)
         proto = read_proto(spec)
-        return BaseTokenizer(SENTENCEPIECE, sp_to_hf(proto), proto, _sp_config(proto)), None
+        return BaseTokenizer(SENTENCEPIECE, sp_to_hf(proto), proto, _sp_config(proto), "model"), None
+    if spec.endswith(".json") and not Path(spec).is_dir():
+        if not Path(spec).is_file():
+            raise InputError("tokenizer.json not found", spec)
+        return _from_json(Path(spec), {}), None
     from lingualift.inference.models import resolve_spec
 
     directory, gguf = resolve_spec(spec)
@@ -134,16 +222,13 @@ def load_base(spec: str) -> tuple[BaseTokenizer, Path | None]:
     template = directory / "chat_template.jinja"
     if template.is_file():
         keep["chat_template"] = template.read_text(encoding="utf-8")
+    path = directory / "tokenizer.json"
+    if path.is_file():  # what transformers runs, whatever else the directory holds
+        return _from_json(path, keep, directory / "tokenizer.model"), directory
     if (directory / "tokenizer.model").is_file():
         proto = read_proto(directory / "tokenizer.model")
-        return BaseTokenizer(SENTENCEPIECE, sp_to_hf(proto), proto, {**_sp_config(proto), **keep}), directory
-    path = directory / "tokenizer.json"
-    if not path.is_file():
-        raise InputError("model directory has neither tokenizer.model nor tokenizer.json", directory)
-    if not is_byte_level(json.loads(path.read_text(encoding="utf-8"))):
-        raise InputError("vocab expand supports SentencePiece-BPE (tokenizer.model) and byte-level BPE "
-                         "tokenizers; this tokenizer.json is neither", path)
-    return BaseTokenizer(BYTE_LEVEL, Tokenizer.from_file(str(path)), None, keep), directory
+        return BaseTokenizer(SENTENCEPIECE, sp_to_hf(proto), proto, {**_sp_config(proto), **keep}, "model"), directory
+    raise InputError("model directory has neither tokenizer.model nor tokenizer.json", directory)
 
 
 def add_tokens(base: BaseTokenizer, new: list[str]) -> BaseTokenizer:
@@ -154,13 +239,15 @@ def add_tokens(base: BaseTokenizer, new: list[str]) -> BaseTokenizer:
     last, base text segments exactly as before unless two of its final base pieces join into
     a new token (`select.protected_joins` finds those).
     """
-    if base.family == SENTENCEPIECE:
+    proto = None
+    if base.proto is not None:
         proto = type(base.proto)()
         proto.CopyFrom(base.proto)
         lowest = min(p.score for p in proto.pieces)
         for rank, piece in enumerate(new, start=1):
             proto.pieces.add(piece=piece, score=lowest - rank * _SCORE_STEP, type=_NORMAL)
-        return BaseTokenizer(base.family, sp_to_hf(proto), proto, base.config)
+        if base.source == "model":
+            return BaseTokenizer(base.family, sp_to_hf(proto), proto, base.config, "model")
     from tokenizers import Tokenizer
 
     data = json.loads(base.tokenizer.to_str())
@@ -173,7 +260,7 @@ def add_tokens(base: BaseTokenizer, new: list[str]) -> BaseTokenizer:
         merges += [[token[:k], token[k:]] for k in range(1, len(token))
                    if token[:k] in vocab and token[k:] in vocab]
     data["model"]["merges"] = merges
-    return BaseTokenizer(base.family, Tokenizer.from_str(json.dumps(data)), None, base.config)
+    return BaseTokenizer(base.family, Tokenizer.from_str(json.dumps(data)), proto, base.config, "json")
 
 
 def unreachable(base: BaseTokenizer, tokens: list[str]) -> list[str]:

@@ -31,12 +31,14 @@ def _tied(model) -> bool:
     return out is None or out.weight is model.get_input_embeddings().weight
 
 
-def init_rows(method: str, base_rows, piece_ids: list[list[int]], seed: int):
-    """New rows for one embedding matrix: the mean of each token's base pieces, or random."""
+def init_rows(method: str, base_rows, piece_ids: list[list[int] | None], seed: int):
+    """New rows for one embedding matrix: the mean of each token's base pieces (of all base
+    rows where the pieces are None: a padding row), or random."""
     import torch
 
     if method == "mean":
-        return torch.stack([base_rows[ids].mean(dim=0) for ids in piece_ids])
+        overall = base_rows.mean(dim=0) if any(ids is None for ids in piece_ids) else None
+        return torch.stack([overall if ids is None else base_rows[ids].mean(dim=0) for ids in piece_ids])
     if method == "random":
         generator = torch.Generator().manual_seed(seed)
         mean, std = base_rows.float().mean(dim=0), base_rows.float().std(dim=0)
@@ -45,33 +47,41 @@ def init_rows(method: str, base_rows, piece_ids: list[list[int]], seed: int):
     raise ValueError(f"unknown init {method!r}; choose from {', '.join(INITS)}")
 
 
-def resize(model, needed: int) -> dict:
-    """Resize input embeddings and LM head to `needed` tokens padded to a multiple of 64; the
-    padding rows get the base mean (a token never seen in training, predicted at an average
-    logit: ~1/V probability each) and `config.vocab_size` follows the row count."""
-    import torch
+def resize(model, needed: int, base_tokens: int) -> dict:
+    """Resize input embeddings and LM head to `needed` tokens padded to a multiple of 64, with
+    `config.vocab_size` following the row count.
 
+    Padding rows are no token: `apply_init` gives them what it gives a new token (the mean of
+    the base's token rows, or a random draw) so no row stands out in norm, and generation
+    never produces them: their ids go to `generation_config.suppress_tokens`, which
+    transformers' generate masks to -inf at every step.
+    """
     old_in = model.get_input_embeddings().weight.detach().clone()
     old_out = None if _tied(model) else model.get_output_embeddings().weight.detach().clone()
     rows = padded_rows(needed, old_in.shape[0])
     model.resize_token_embeddings(rows, mean_resizing=False)
-    with torch.no_grad():
-        model.get_input_embeddings().weight[old_in.shape[0]:] = old_in.mean(dim=0)
-        if old_out is not None:
-            model.get_output_embeddings().weight[old_out.shape[0]:] = old_out.mean(dim=0)
     model.config.vocab_size = rows
     if hasattr(model.config, "get_text_config"):
         model.config.get_text_config().vocab_size = rows
-    return {"base_rows": old_in.shape[0], "rows": rows, "tied": old_out is None,
-            "base_in": old_in, "base_out": old_out}
+    padding = list(range(needed, rows))
+    if model.generation_config is not None:
+        kept = [i for i in (model.generation_config.suppress_tokens or []) if i < needed]
+        model.generation_config.suppress_tokens = (kept + padding) or None
+    # Statistics from the base's real token rows: a base padded beyond its tokenizer (tiny)
+    # carries untrained rows that would skew them.
+    real = min(base_tokens, old_in.shape[0])
+    return {"base_rows": old_in.shape[0], "rows": rows, "tied": old_out is None, "padding": padding,
+            "base_in": old_in[:real], "base_out": None if old_out is None else old_out[:real]}
 
 
 def apply_init(model, resized: dict, new_ids: list[int], piece_ids: list[list[int]], method: str, seed: int) -> None:
-    """Write the `method` rows for `new_ids` into the input embeddings and, if untied, the LM head."""
+    """Write the `method` rows for `new_ids` (and the padding rows: the mean of all base rows
+    for `mean`, random draws for `random`) into the input embeddings and, if untied, the LM head."""
     import torch
 
-    ids = torch.tensor(new_ids)
+    ids = torch.tensor(new_ids + resized["padding"], dtype=torch.long)
+    pieces = piece_ids + [None] * len(resized["padding"])
     with torch.no_grad():
-        model.get_input_embeddings().weight[ids] = init_rows(method, resized["base_in"], piece_ids, seed)
+        model.get_input_embeddings().weight[ids] = init_rows(method, resized["base_in"], pieces, seed)
         if resized["base_out"] is not None:
-            model.get_output_embeddings().weight[ids] = init_rows(method, resized["base_out"], piece_ids, seed + 1)
+            model.get_output_embeddings().weight[ids] = init_rows(method, resized["base_out"], pieces, seed + 1)

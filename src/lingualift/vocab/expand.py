@@ -161,7 +161,7 @@ def _expand_model(spec: str, base: bpe.BaseTokenizer, tmp: Path, held: dict[str,
     for code, text in held.items():
         ppl[code] = {"base": nll(model, base_tok, text)}
     new_tok = AutoTokenizer.from_pretrained(tmp)
-    resized = embeddings.resize(model, len(new_tok))
+    resized = embeddings.resize(model, len(new_tok), len(base.tokenizer.get_vocab(with_added_tokens=True)))
     for method in [m for m in dict.fromkeys([*compare, init]) if held]:
         embeddings.apply_init(model, resized, new_ids, pieces, method, seed)
         for code, text in held.items():

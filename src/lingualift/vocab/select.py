@@ -72,7 +72,7 @@ def _new_characters(base: BaseTokenizer, lines: list[str], protected: set[str]) 
     if base.family != SENTENCEPIECE:
         return []
     vocab = base.vocab
-    counts = Counter(ch for line in lines for ch in base.tokenizer.normalizer.normalize_str(line))
+    counts = Counter(ch for line in lines for ch in base.normalize(line))
     return [ch for ch, c in counts.most_common() if c >= 2 and ch not in vocab and ch not in protected]
 
 
@@ -95,18 +95,21 @@ def _words(base: BaseTokenizer, lines: list[str]) -> Iterator[list[int]]:
                 word.append(token_id)
             yield word
         return
-    split_digits = base.proto.trainer_spec.split_digits
-    normal = {p.piece for p in base.proto.pieces if p.type == 1}
+    split_digits = base.split_digits()
+    normal = base.normal_pieces()
     for enc in encodings:
         word: list[int] = []
         previous = ""
-        for token, token_id in zip(enc.tokens, enc.ids):
+        for i, (token, token_id) in enumerate(zip(enc.tokens, enc.ids)):
             if token not in normal:  # a byte or unknown piece joins nothing
                 yield word
                 word, previous = [], ""
                 continue
             first = token.lstrip("▁")[:1]
-            if previous and (token.startswith("▁") or not first or _char_class(first) != _char_class(previous)
+            # a pre-tokenizer's words (Metaspace, Gemma's Split) are never crossed either
+            crossed = i and enc.word_ids[i] != enc.word_ids[i - 1]
+            if previous and (crossed or token.startswith("▁") or not first
+                             or _char_class(first) != _char_class(previous)
                              or (split_digits and (first.isdigit() or previous.isdigit()))):
                 yield word
                 word = []
@@ -190,15 +193,20 @@ def _train_sentencepiece(base: BaseTokenizer, lines: list[str], size: int) -> li
     return [p.piece for p in normal if len(p.piece) == 1] + [p.piece for p in normal if len(p.piece) > 1]
 
 
-def _train_byte_level(base: BaseTokenizer, lines: list[str], size: int) -> list[str]:
-    """Tokens of a byte-level BPE trained from scratch with the base's normaliser and
-    pre-tokenizer, in merge order."""
+def _train_like_base(base: BaseTokenizer, lines: list[str], size: int) -> list[str]:
+    """Tokens of a BPE trained from scratch with the base's normaliser and pre-tokenizer, in
+    merge order: byte-level over the 256 byte symbols; a SentencePiece tokenizer.json over
+    characters, in words cut before each `▁` as sentencepiece's own trainer cuts them."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
     tok.normalizer = base.tokenizer.normalizer
-    tok.pre_tokenizer = base.tokenizer.pre_tokenizer
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    if base.family == BYTE_LEVEL:
+        tok.pre_tokenizer = base.tokenizer.pre_tokenizer
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never", split=True)
+        alphabet = []
     trainer = trainers.BpeTrainer(vocab_size=len(alphabet) + size, initial_alphabet=alphabet,
                                   show_progress=False, special_tokens=[])
     tok.train_from_iterator(lines, trainer=trainer)
@@ -219,7 +227,8 @@ def train_candidates(base: BaseTokenizer, lines: list[str], n: int, protected: s
         trained = chars + _train_continued(with_chars, lines, max(n - len(chars), 0), protected)
     elif method == "fresh":
         size = _TRAIN_FACTOR * n + 1000
-        trained = chars + (_train_sentencepiece if base.family == SENTENCEPIECE else _train_byte_level)(base, lines, size)
+        from_model = base.family == SENTENCEPIECE and base.source == "model"
+        trained = chars + (_train_sentencepiece if from_model else _train_like_base)(base, lines, size)
     else:
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     vocab = base.vocab
@@ -244,13 +253,20 @@ def protected_joins(base: BaseTokenizer, lines: list[str]) -> set[str]:
     in bytes becomes a token; those strings are returned.
     """
     vocab = base.vocab
+    # With ignore_merges (Llama-3) a word that is a vocabulary entry is taken whole, so a new
+    # token equal to a protected word of several pieces would replace them.
+    whole_words = bool(getattr(base.tokenizer.model, "ignore_merges", False))
     joins: set[str] = set()
     for enc in base.tokenizer.encode_batch(lines, add_special_tokens=False):
         tokens, words = enc.tokens, enc.word_ids
         joins.update(a + b for a, b, wa, wb in zip(tokens, tokens[1:], words, words[1:]) if wa == wb)
+        if whole_words:
+            spelled: dict[int, str] = {}
+            for token, w in zip(tokens, words):
+                spelled[w] = spelled.get(w, "") + token
+            joins.update(spelled.values())
     if base.family == SENTENCEPIECE:
-        normalizer = base.tokenizer.normalizer
-        joins.update(ch for line in lines for ch in normalizer.normalize_str(line) if ch not in vocab)
+        joins.update(ch for line in lines for ch in base.normalize(line) if ch not in vocab)
     return joins
 
 
