@@ -111,7 +111,7 @@ class Generator:
             [[output]] = _generate_vllm(self.model, [prompt], params, self.stats, 1)
             pieces = None
         else:
-            pieces = TextPieces(self.tokenizer, params.stop, on_text)
+            pieces = TextPieces(self.tokenizer, params.stop, on_text, cut_at_stop)
             [[output]] = _generate_hf(self.model, self.tokenizer, [prompt], params, self.stats, None, 1,
                                       streamer=pieces, cancel=cancel)
         final = output.strip()

@@ -18,8 +18,10 @@ from collections.abc import Callable
 
 
 class TextPieces:
-    def __init__(self, tokenizer, stop: tuple[str, ...], on_text: Callable[[str], None]):
-        self.tokenizer, self.stop, self.on_text = tokenizer, stop, on_text
+    def __init__(self, tokenizer, stop: tuple[str, ...], on_text: Callable[[str], None],
+                 cut: Callable[[str, tuple[str, ...]], str]):
+        # `cut` is generate.cut_at_stop, passed in: this module is imported by generate
+        self.tokenizer, self.stop, self.on_text, self.cut = tokenizer, stop, on_text, cut
         self.hold = max((len(s) for s in stop), default=1) - 1
         self.ids: list[int] = []
         self.prompt_seen = False
@@ -36,10 +38,8 @@ class TextPieces:
         """Nothing here: `Generator.stream` sends the rest from the final output."""
 
     def _flush(self) -> None:
-        from lingualift.inference.generate import cut_at_stop
-
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        cut = cut_at_stop(text, self.stop)
+        cut = self.cut(text, self.stop)
         safe = cut if cut != text else text[:len(text) - self.hold] if self.hold else text
         safe = safe.rstrip().rstrip("\ufffd").rstrip().lstrip()
         if len(safe) > len(self.sent) and safe.startswith(self.sent):
