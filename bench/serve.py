@@ -137,11 +137,11 @@ def _ttft_report(args, sentences: list[str]) -> None:
 
     print(f"{args.model}, chat completions, {r['n']} requests, {args.clients} at a time, greedy, "
           f"{args.max_new_tokens} new tokens at most, one FLORES sentence per request")
-    print("| measure                           | p50 s | p95 s |")
-    print("|-----------------------------------|-------|-------|")
+    print("| measure                           |  p50 s |  p95 s |")
+    print("|-----------------------------------|--------|--------|")
     for name, key in (("time to first token (stream)", "first"), ("whole streamed answer", "streamed"),
                       ("non-streaming response", "whole")):
-        print(f"| {name:<33} | {statistics.median(r[key]):>5.3f} | {p95(r[key]):>5.3f} |")
+        print(f"| {name:<33} | {statistics.median(r[key]):>6.3f} | {p95(r[key]):>6.3f} |")
     print(f"\nTime to first token / non-streaming response (p50): "
           f"{statistics.median(r['first']) / statistics.median(r['whole']):.2f}; "
           f"streamed text equal to non-streamed in {r['equal']} of {r['n']}")

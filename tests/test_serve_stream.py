@@ -134,6 +134,9 @@ def test_mbr_per_request(server):
     assert answer["decoding"] == "mbr|utility:chrf++|candidates:3|from:beam n-best"
     standard = httpx.post(f"{server.url}/v1/translate", json={**body, "options": {}}, timeout=60).json()
     assert standard["decoding"] == "standard"
+    rerank = httpx.post(f"{server.url}/v1/translate", timeout=120,
+                        json={**body, "options": {"decoding": "rerank", "candidates": 2}}).json()
+    assert rerank["decoding"] == "rerank|heuristic:lid+loop+length|candidates:2|from:beam n-best"
     over = httpx.post(f"{server.url}/v1/translate", json={**body, "options": {"decoding": "mbr", "candidates": 5}})
     assert over.status_code == 400 and "at most 4" in over.json()["error"]["message"]
     schema = httpx.get(f"{server.url}/openapi.json").json()["components"]["schemas"]
