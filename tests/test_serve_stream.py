@@ -48,11 +48,12 @@ def test_openai_client_chat_completion(client):
     assert 0 < reply.usage.completion_tokens <= 8
 
 
-@pytest.mark.parametrize("max_tokens", [1, 8, 12])
-def test_openai_client_stream_equals_the_whole_answer(client, max_tokens):
-    whole = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=max_tokens, temperature=0)
+@pytest.mark.parametrize("max_tokens, stop", [(1, None), (8, None), (12, None), (12, ["e", "ou"])])
+def test_openai_client_stream_equals_the_whole_answer(client, max_tokens, stop):
+    whole = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=max_tokens, temperature=0,
+                                           stop=stop)
     chunks = list(client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=max_tokens,
-                                                 temperature=0, stream=True))
+                                                 temperature=0, stop=stop, stream=True))
     assert all(c.object == "chat.completion.chunk" and c.model == "tiny" for c in chunks)
     assert len({c.id for c in chunks}) == 1
     assert chunks[0].choices[0].delta.role == "assistant"
@@ -60,7 +61,7 @@ def test_openai_client_stream_equals_the_whole_answer(client, max_tokens):
     assert chunks[-1].choices[0].finish_reason == whole.choices[0].finish_reason
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert streamed == whole.choices[0].message.content  # greedy: the same text, piece by piece
-    if max_tokens > 1 and streamed:
+    if max_tokens > 1 and streamed and not stop:
         assert sum(bool(c.choices[0].delta.content) for c in chunks) > 1  # it did arrive in pieces
 
 
@@ -141,3 +142,32 @@ def test_mbr_per_request(server):
     assert over.status_code == 400 and "at most 4" in over.json()["error"]["message"]
     schema = httpx.get(f"{server.url}/openapi.json").json()["components"]["schemas"]
     assert schema["TranslateOptions"]["properties"]["candidates"]["maximum"] == 4
+
+
+class _Chars:
+    """A tokenizer whose tokens are characters (id = code point); U+FFFD stands for half a character."""
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(map(chr, ids))
+
+
+@pytest.mark.parametrize("text, stop", [
+    ("  Hello world.\n\nNext", ("\n\n",)),  # a two-character stop arrives one character at a time
+    ("Hi ###there", ("###",)),
+    ("Jambo  \t", ("\n",)),  # trailing whitespace never sent
+    ("ab\ufffdc", ()),
+])
+def test_text_pieces_send_only_what_the_answer_keeps(text, stop):
+    import torch
+
+    from lingualift.inference.generate import cut_at_stop
+    from lingualift.inference.streaming import TextPieces
+
+    pieces = []
+    streamer = TextPieces(_Chars(), stop, pieces.append, cut_at_stop)
+    streamer.put(torch.tensor([[1, 2, 3]]))  # the prompt: skipped
+    final = cut_at_stop(text, stop).strip()
+    for i, char in enumerate(text):
+        streamer.put(torch.tensor([ord(char)]))
+        assert final.startswith("".join(pieces)), (i, pieces)  # never a character the answer drops
+    assert "".join(pieces) == final.rstrip("\ufffd")
