@@ -171,3 +171,35 @@ def test_text_pieces_send_only_what_the_answer_keeps(text, stop):
         streamer.put(torch.tensor([ord(char)]))
         assert final.startswith("".join(pieces)), (i, pieces)  # never a character the answer drops
     assert "".join(pieces) == final.rstrip("\ufffd")
+
+
+def test_a_client_that_leaves_stops_its_generation(generator, monkeypatch):
+    """Closing the connection after the first text sets the stream's cancel event: the model
+    stops at its next token instead of generating the 400 the request asked for. (Closing it
+    before generation began drops the queued job: the model never sees it.)"""
+    import threading
+
+    seen, returned = {}, threading.Event()
+    real = generator.stream
+
+    def watched(prompt, params, on_text, cancel=None):
+        try:
+            output = real(prompt, params, on_text, cancel)
+            seen.update(cancelled=cancel.is_set(), tokens=len(generator.tokenizer(output)["input_ids"]))
+            return output
+        except Exception as err:
+            seen["error"] = err
+            raise
+        finally:
+            returned.set()
+
+    monkeypatch.setattr(generator, "stream", watched)
+    app = create_app(generator, ServeSettings(**{**SETTINGS, "max_new_tokens": 400}), model_name="tiny")
+    with Server(app) as running, httpx.Client(timeout=60) as http:
+        with http.stream("POST", f"{running.url}/v1/chat/completions", json={
+                "messages": MESSAGES, "max_tokens": 400, "temperature": 0, "stream": True}) as reply:
+            for line in reply.iter_lines():  # until the first text: generation has begun
+                if line.startswith("data: ") and json.loads(line[6:])["choices"][0]["delta"].get("content"):
+                    break
+        assert returned.wait(60)
+    assert "error" not in seen and seen["cancelled"] and seen["tokens"] < 400, seen
