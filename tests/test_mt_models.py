@@ -110,3 +110,26 @@ def test_eval_translate_on_a_seq2seq_model_beside_a_causal_one(flores, nllb_dir,
     bad = run_cli("eval", "translate", "--model", str(nllb_dir), "--data", f"flores:{flores}", "--directions",
                   "en-sat_Olck", "--limit", "2", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no language token for sat_Olck" in bad.stderr
+
+
+def test_serve_translates_with_a_seq2seq_model(nllb_dir):
+    """Behind /v1/translate the MT model is given the source sentences (not prompts), alone and
+    with mbr per request; a direction it has no token for is the client's 400."""
+    from fastapi.testclient import TestClient
+
+    from lingualift.serve.app import create_app
+    from lingualift.serve.config import ServeSettings
+
+    gen = load_generator(str(nllb_dir), engine="hf")
+    params = GenerationParams(max_new_tokens=6)
+    sentences = ["Good morning.", "The river is wide."]
+    alone = [gen.translate([s], "eng_Latn", "swh_Latn", params)[0][0] for s in sentences]
+    body = {"texts": [" ".join(sentences)], "source_lang": "en", "target_lang": "sw", "options": {"max_new_tokens": 6}}
+    with TestClient(create_app(gen, ServeSettings(max_new_tokens=6), model_name="nllb-tiny")) as client:
+        reply = client.post("/v1/translate", json=body).json()
+        assert reply["translations"] == [" ".join(a.strip() for a in alone)]
+        assert reply["template"] == "none (encoder-decoder)" and reply["decoding"] == "standard"
+        mbr = client.post("/v1/translate", json={**body, "options": {"decoding": "mbr", "candidates": 2}}).json()
+        assert len(mbr["translations"]) == 1 and mbr["decoding"].startswith("mbr|utility:chrf++|candidates:2")
+        missing = client.post("/v1/translate", json={**body, "target_lang": "sat_Olck"})
+    assert missing.status_code == 400 and "no language token" in missing.json()["error"]["message"]

@@ -255,10 +255,12 @@ def test_internal_error_is_json_500_counted_and_keeps_the_connection(server, mon
 
 
 def test_generation_error_is_json_500_and_counted(server, generator, monkeypatch):
-    def broken(prompts, params):
+    def broken(*args, **kwargs):
         raise RuntimeError("out of memory, say")
 
+    # /v1/translate generates through quality.decoding, which asks for candidates (1 for standard)
     monkeypatch.setattr(generator, "generate", broken)
+    monkeypatch.setattr(generator, "candidates", broken)
     name = 'lingualift_requests_total{route="/v1/translate",status="500"}'
     before = _metric(server.url, name)
     reply = httpx.post(f"{server.url}/v1/translate", json=_body("Hi."), timeout=30)
@@ -279,7 +281,7 @@ def test_fuzzed_from_the_openapi_schema(server):
     schema and data that does not. schemathesis's strategies are driven by Hypothesis here
     rather than by its pytest plugin, which reads a pytest internal that pytest 9 removed."""
     # Valid data may still be refused with a 400 the schema declares: an unknown language (any
-    # string is a language name to the schema), streaming asked for
+    # string is a language name to the schema), too many candidates
     config = schemathesis.Config.from_dict({"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", 400]}}})
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json", config=config)
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -98,6 +98,30 @@ class Generator:
         self.stats.seconds += time.perf_counter() - start
         return outputs
 
+    def stream(self, prompt: str, params: GenerationParams, on_text: Callable[[str], None],
+               cancel=None) -> str:
+        """`generate([prompt], params)[0]`, calling `on_text(piece)` as text becomes final, so
+        the pieces join to the output's stripped text (inference/streaming.py). The same code
+        path as `generate`, so greedy output is the same. `cancel` (a threading.Event) stops
+        generation at the next token. vLLM's offline engine does not stream: one piece at the end."""
+        from lingualift.inference.streaming import TextPieces
+
+        start = time.perf_counter()
+        if self.engine == "vllm":
+            [[output]] = _generate_vllm(self.model, [prompt], params, self.stats, 1)
+            pieces = None
+        else:
+            pieces = TextPieces(self.tokenizer, params.stop, on_text, cut_at_stop)
+            [[output]] = _generate_hf(self.model, self.tokenizer, [prompt], params, self.stats, None, 1,
+                                      streamer=pieces, cancel=cancel)
+        final = output.strip()
+        sent = pieces.sent if pieces else ""
+        if final.startswith(sent) and len(final) > len(sent):
+            on_text(final[len(sent):])
+        self.stats.lines += 1
+        self.stats.seconds += time.perf_counter() - start
+        return output
+
 
 def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
     """Text up to the first stop string that follows its first non-blank character."""
@@ -146,7 +170,8 @@ def _encode(tokenizer, prompts: list[str]) -> list[list[int]]:
     return [tokenizer(p, add_special_tokens=not (bos and p.startswith(bos)))["input_ids"] for p in prompts]
 
 
-def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1) -> list[list[str]]:
+def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1, streamer=None,
+                 cancel=None) -> list[list[str]]:
     import torch
     from transformers import StoppingCriteriaList
 
@@ -172,7 +197,11 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1)
         for row, i in enumerate(idx):
             ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
             mask[row, width - len(encoded[i]):] = 1
-        criteria = StoppingCriteriaList([_StopOnStrings(tokenizer, width, params.stop)]) if params.stop else None
+        criteria = StoppingCriteriaList([_StopOnStrings(tokenizer, width, params.stop)] if params.stop else [])
+        if cancel is not None:
+            from lingualift.inference.streaming import StopWhenSet
+
+            criteria.append(StopWhenSet(cancel))
         sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p,
                     **({"epsilon_cutoff": params.epsilon} if params.epsilon else {})} \
             if params.do_sample else {"do_sample": False}
@@ -180,7 +209,8 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1)
             out = model.generate(
                 input_ids=ids.to(device), attention_mask=mask.to(device),
                 max_new_tokens=params.max_new_tokens, num_beams=beams, num_return_sequences=n,
-                pad_token_id=pad_id, stopping_criteria=criteria, **sampling,
+                pad_token_id=pad_id, stopping_criteria=criteria or None, **sampling,
+                **({"streamer": streamer} if streamer is not None else {}),
             )
         new = out[:, width:]
         for row, i in enumerate(idx):

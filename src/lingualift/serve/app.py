@@ -2,7 +2,11 @@
 
 Routes: POST /v1/translate, GET /v1/languages, GET /health, GET /metrics (Prometheus text),
 POST /v1/chat/completions and GET /v1/models (the OpenAI subset existing clients use),
-/openapi.json and /docs, and the page at /. Every error is JSON in OpenAI's shape,
+/openapi.json and /docs, and the page at /. `stream: true` in a chat or translate body answers
+with server-sent events (serve/stream.py). /v1/translate decodes per request as its options
+say (standard, or mbr / rerank over candidates: quality/decoding.py), and also serves an
+encoder-decoder MT model (NLLB, M2M-100, MADLAD), which is given the source sentences
+instead of prompts. Every error is JSON in OpenAI's shape,
 {"error": {"message", "type", "code"}}: 400 unknown language, malformed JSON or a text that
 is not encodable (a lone surrogate), 401 missing or wrong API key, 413 too many texts /
 characters or a body over the limit, 422 a body that does not fit the schema, 500 an
@@ -19,6 +23,7 @@ import logging
 import time
 import uuid
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from fastapi import FastAPI
@@ -33,7 +38,8 @@ from lingualift.core.records import text_problem
 from lingualift.inference.generate import GenerationParams, Generator
 from lingualift.inference.prompts import get_template
 from lingualift.lang import languages
-from lingualift.serve import schemas
+from lingualift.quality import decoding
+from lingualift.serve import schemas, stream
 from lingualift.serve.batcher import Batcher
 from lingualift.serve.config import ServeSettings
 from lingualift.serve.guard import Guard, error_response
@@ -48,6 +54,16 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, kind: str = "invalid_request_error"):
         super().__init__(message)
         self.status, self.message, self.kind = status, message, kind
+
+
+@dataclass(frozen=True)
+class TranslateJob:
+    """The batch key of a translated sentence: sentences batch together only when these are equal."""
+
+    params: GenerationParams
+    src: str
+    tgt: str
+    template: str
 
 
 def _check_texts(value, where: str = "") -> None:
@@ -121,15 +137,29 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
     default_template = default_template_name(tokenizer, settings.template)
     template(default_template)  # a bad server template fails at start, not on the first request
 
-    def generate(prompts: list[str], params: GenerationParams) -> list[str]:
+    def generate(items: list, key) -> list:
+        """One batch, run by the batcher in its thread: a stream (one prompt), translations
+        ((prompt, source) pairs -> (translation, how chosen)), or chat prompts."""
         before, start = generator.stats.new_tokens, time.perf_counter()
-        outputs = generator.generate(prompts, params)
-        metrics.batch(len(prompts), time.perf_counter() - start, generator.stats.new_tokens - before)
+        if isinstance(key, stream.StreamJob):
+            outputs = [generator.stream(items[0], key.params, key.on_text, key.cancel)]
+        elif isinstance(key, TranslateJob):
+            chosen = template(key.template) if not generator.seq2seq else None
+            picked, how = decoding.translate(
+                generator, [p for p, _ in items], [s for _, s in items], key.src, key.tgt,
+                replace(key.params, batch_size=len(items)),
+                (lambda o: chosen.extract(o, key.tgt)) if chosen else str.strip)
+            outputs = [(t, how) for t in picked]
+        else:
+            outputs = generator.generate(items, replace(key, batch_size=len(items)))
+        metrics.batch(len(items), time.perf_counter() - start, generator.stats.new_tokens - before)
         return outputs
 
     batcher = Batcher(generate, max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_wait_ms)
     # read at each scrape, so it is the queue as it is (0 when idle), not as the last request saw it
     metrics.queued.set_function(batcher.waiting)
+    streams = stream.Streams(batcher, settings.timeout, lambda route, code: metrics.stream_errors.labels(
+        route, str(code)).inc())
 
     @asynccontextmanager
     async def lifespan(app):
@@ -145,11 +175,13 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
         if app.openapi_schema is None:
             texts = FastAPI.openapi(app)["components"]["schemas"]["TranslateRequest"]["properties"]["texts"]
             texts["maxItems"], texts["items"]["maxLength"] = settings.max_texts, settings.max_chars
+            candidates = app.openapi_schema["components"]["schemas"]["TranslateOptions"]["properties"]["candidates"]
+            candidates["maximum"] = settings.max_candidates
         return app.openapi_schema
 
     app.openapi = openapi
 
-    async def run(prompts: list[str], params: GenerationParams) -> list[str]:
+    async def run(prompts: list, params) -> list:
         try:
             return await asyncio.wait_for(batcher.submit(prompts, params), settings.timeout)
         except TimeoutError:
@@ -208,7 +240,7 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
             {**lang.as_dict(), "trained": lang.code in trained} for lang in languages.all_languages()]}
 
     @app.post("/v1/translate", response_model=schemas.TranslateResponse,
-              responses=schemas.error_responses(400, 401, 413, 422, 500, 504))
+              responses={**schemas.STREAMED, **schemas.error_responses(400, 401, 413, 422, 500, 504)})
     async def translate(body: schemas.TranslateRequest):
         start = time.perf_counter()
         _check_texts(body.model_dump())
@@ -220,30 +252,51 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
                 raise ApiError(413, f"texts[{i}] has {len(text)} characters; at most {settings.max_chars}",
                                "request_too_large")
         options = body.options
+        if options.decoding != "standard" and options.candidates > settings.max_candidates:
+            raise ApiError(400, f"options.candidates: {options.candidates}; at most {settings.max_candidates} "
+                                "on this server")
+        if generator.seq2seq:
+            from lingualift.inference.mt import language_tokens
+
+            try:  # here, not in the batch: a direction the MT model lacks is the client's 400, not a 500
+                language_tokens(tokenizer, src.code, tgt.code)
+            except InputError as err:
+                raise ApiError(400, str(err), "unknown_language") from None
         chosen = template(options.template or default_template)
         pieces = [split(t, src.iso639_1 or src.iso639_3) if options.split_sentences else
                   ([] if not t.strip() else [whole(t)]) for t in body.texts]
-        sentences = [p.text for text in pieces for p in text]
+        places = [(i, j) for i, text in enumerate(pieces) for j in range(len(text))]
         params = GenerationParams(max_new_tokens=min(options.max_new_tokens or settings.max_new_tokens,
                                                      settings.max_new_tokens),
-                                  num_beams=options.num_beams, stop=chosen.stop)
-        outputs = await run([chosen.render(s, src.code, tgt.code, []) for s in sentences], params) if sentences else []
-        answers = iter(chosen.extract(o, tgt.code) for o in outputs)
-        translations = [join(text, [next(answers) for _ in text]) for text in pieces]
-        return {"translations": translations, "source_lang": src.code, "target_lang": tgt.code,
-                "model": model_name, "template": chosen.name,
-                "timing": {"seconds": round(time.perf_counter() - start, 4), "sentences": len(sentences)}}
+                                  num_beams=options.num_beams, stop=chosen.stop, decoding=options.decoding,
+                                  candidates=options.candidates, utility=options.utility)
+        job = TranslateJob(params, src.code, tgt.code, chosen.name)
+        # an MT model is given the source sentences; a causal model the prompts
+        items = [(s if generator.seq2seq else chosen.render(s, src.code, tgt.code, []), s)
+                 for s in (pieces[i][j].text for i, j in places)]
+
+        def answer(results: dict) -> dict:
+            translations = [join(text, [results[i, j][0] for j in range(len(text))]) for i, text in enumerate(pieces)]
+            return {"translations": translations, "source_lang": src.code, "target_lang": tgt.code,
+                    "model": model_name, "template": "none (encoder-decoder)" if generator.seq2seq else chosen.name,
+                    "decoding": next(iter(results.values()))[1] if results else options.decoding,
+                    "timing": {"seconds": round(time.perf_counter() - start, 4), "sentences": len(places)}}
+
+        if body.stream:
+            return stream.response(streams.translate(batcher.enqueue(items, job) if items else [], places, pieces,
+                                                     start, answer))
+        outputs = await run(items, job) if items else []
+        return answer(dict(zip(places, outputs)))
 
     @app.get("/v1/models", responses=schemas.error_responses(401, 500))
     async def models():
         return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "lingualift"}]}
 
     @app.post("/v1/chat/completions", response_model=schemas.ChatResponse,
-              responses=schemas.error_responses(400, 401, 413, 422, 500, 504))
+              responses={**schemas.STREAMED, **schemas.error_responses(400, 401, 413, 422, 500, 504)})
     async def chat(body: schemas.ChatRequest):
+        start = time.perf_counter()
         _check_texts(body.model_dump())
-        if body.stream:
-            raise ApiError(400, "stream: streaming responses are not supported; send stream false")
         if not getattr(tokenizer, "chat_template", None):
             raise ApiError(400, "this model has no chat template; use /v1/translate")
         messages = [m.model_dump() for m in body.messages]
@@ -258,12 +311,18 @@ def create_app(generator: Generator, settings: ServeSettings, *, model_name: str
         params = GenerationParams(max_new_tokens=limit, do_sample=sample,
                                   temperature=body.temperature if sample else 1.0, top_p=body.top_p, stop=stop,
                                   seed=body.seed or 0)
+
+        def finish_reason(output: str) -> str:
+            return "length" if len(tokenizer(output, add_special_tokens=False)["input_ids"]) >= limit else "stop"
+
+        if body.stream:
+            return stream.response(streams.chat(prompt, params, model_name, start, finish_reason))
         [output] = await run([prompt], params)
         prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
         completion_tokens = len(tokenizer(output, add_special_tokens=False)["input_ids"])
         return {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model_name,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": output.strip()},
-                             "finish_reason": "length" if completion_tokens >= limit else "stop"}],
+                             "finish_reason": finish_reason(output)}],
                 "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                           "total_tokens": prompt_tokens + completion_tokens}}
 

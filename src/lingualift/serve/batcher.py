@@ -1,9 +1,11 @@
 """Dynamic batching: concurrent requests share generation batches on one model.
 
 Each request puts its prompts on a queue and awaits their futures. One worker takes the
-oldest prompt, then waits up to `max_wait_ms` for more with the same generation settings
-until `max_batch_size` are gathered, and runs them as one `generate` call in a thread so
-the event loop keeps accepting requests. With max_batch_size 1 every prompt runs alone
+oldest prompt, then waits up to `max_wait_ms` for more with an equal key (the generation
+settings, and for /v1/translate also the direction and template) until `max_batch_size`
+are gathered, and runs them as one `generate(prompts, key)` call in a thread so the event
+loop keeps accepting requests. A key that equals no other (a streaming request's) is
+always a batch of one. With max_batch_size 1 every prompt runs alone
 (the baseline `bench/serve.py` compares against). Prompts whose request has timed out are
 dropped before they reach the model.
 
@@ -21,22 +23,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lingualift.inference.generate import GenerationParams
-
 log = logging.getLogger("lingualift.serve")
 
 
 @dataclass
 class _Item:
-    prompt: str
-    params: GenerationParams
+    prompt: object
+    params: object  # the batch key: items batch together only when their keys are equal
     future: asyncio.Future
 
 
 class Batcher:
     """The queue and its worker; `submit` is what request handlers call."""
 
-    def __init__(self, generate: Callable[[list[str], GenerationParams], list[str]], *,
+    def __init__(self, generate: Callable[[list, object], list], *,
                  max_batch_size: int = 16, max_wait_ms: float = 10.0):
         self.generate, self.max_batch_size, self.max_wait = generate, max_batch_size, max_wait_ms / 1000
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
@@ -55,16 +55,22 @@ class Batcher:
             self.worker.cancel()
             await asyncio.gather(self.worker, return_exceptions=True)
 
-    async def submit(self, prompts: list[str], params: GenerationParams) -> list[str]:
+    def enqueue(self, prompts: list, params) -> list[asyncio.Future]:
+        """Queue the prompts; one future each, settled as its batch finishes (a streaming
+        request awaits them one by one; the caller cancels what it no longer needs)."""
         loop = asyncio.get_running_loop()
         items = [_Item(p, params, loop.create_future()) for p in prompts]
         for item in items:
             self.queue.put_nowait(item)
+        return [item.future for item in items]
+
+    async def submit(self, prompts: list, params) -> list:
+        futures = self.enqueue(prompts, params)
         try:
-            return list(await asyncio.gather(*(item.future for item in items)))
+            return list(await asyncio.gather(*futures))
         except BaseException:  # timed out, or one prompt failed: the request's other prompts are not needed
-            for item in items:
-                item.future.cancel()
+            for future in futures:
+                future.cancel()
             raise
 
     async def _next(self, timeout: float | None) -> _Item | None:
@@ -108,9 +114,8 @@ class Batcher:
         batch = [item for item in batch if not item.future.done()]
         if not batch:
             return
-        params = GenerationParams(**{**batch[0].params.as_dict(), "batch_size": len(batch)})
         try:
-            outputs = await asyncio.to_thread(self.generate, [item.prompt for item in batch], params)
+            outputs = await asyncio.to_thread(self.generate, [item.prompt for item in batch], batch[0].params)
             if len(outputs) != len(batch):
                 raise RuntimeError(f"generate returned {len(outputs)} outputs for {len(batch)} prompts")
         except Exception as err:

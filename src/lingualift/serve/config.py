@@ -22,6 +22,8 @@ class ServeSettings(StrictModel):
     max_chars: int = Field(5000, ge=1, description="most characters per text (a few pages, split into sentences)")
     max_new_tokens: int = Field(256, ge=1, description="longest translation of one sentence, in tokens (requests "
                                                        "may ask for less)")
+    max_candidates: int = Field(8, ge=2, le=64, description="most candidates a /v1/translate request may ask "
+                                                            "for with decoding mbr / rerank")
     timeout: float = Field(120.0, gt=0, description="seconds before a request is answered 504")
     api_key: Optional[str] = Field(None, description="require this key on every route but /health and the page",
                                    json_schema_extra={"envvar": "LINGUALIFT_API_KEY"})

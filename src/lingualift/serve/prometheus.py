@@ -21,6 +21,8 @@ class Metrics:
         self.tokens = Counter("lingualift_generated_tokens", "new tokens generated", registry=self.registry)
         self.tokens_per_s = Gauge("lingualift_tokens_per_second", "new tokens per second of the last batch",
                                   registry=self.registry)
+        self.stream_errors = Counter("lingualift_stream_errors", "streams ended by an error event (the status "
+                                     "was 200 already) by route and code", ["route", "code"], registry=self.registry)
         self.queued = Gauge("lingualift_queued_prompts", "prompts waiting for a batch", registry=self.registry)
 
     def batch(self, size: int, seconds: float, new_tokens: int) -> None:

@@ -20,6 +20,12 @@ class TranslateOptions(_Body):
     num_beams: int = Field(1, ge=1, le=8)
     template: Optional[Literal[REQUEST_TEMPLATES]] = Field(None, description="default: the server's")
     split_sentences: bool = Field(True, description="translate long texts sentence by sentence")
+    decoding: Literal["standard", "mbr", "rerank"] = Field(
+        "standard", description="standard (greedy / beam), mbr (minimum Bayes risk over the beam's `candidates` "
+                                "best) or rerank (the documented QE heuristic over them)")
+    candidates: int = Field(8, ge=2, le=64, description="candidates per sentence for mbr / rerank; capped by "
+                                                        "the server (max_candidates)")
+    utility: Literal["chrf++", "bleu"] = Field("chrf++", description="MBR utility")
 
 
 class TranslateRequest(_Body):
@@ -27,6 +33,8 @@ class TranslateRequest(_Body):
     source_lang: str = Field(..., examples=["eng_Latn"], description="FLORES code, ISO code or name")
     target_lang: str = Field(..., examples=["swh_Latn"])
     options: TranslateOptions = Field(default_factory=TranslateOptions)
+    stream: bool = Field(False, description="answer with server-sent events: one per sentence as it is done, "
+                                            "then the whole response")
 
 
 class ErrorDetail(BaseModel):
@@ -49,6 +57,15 @@ _WHY = {400: "malformed JSON, unknown language, a text that is not encodable (a 
         504: "the request outlived the server's timeout"}
 
 
+# The 200 of a route that may stream: JSON, or with stream true, server-sent events. The schema
+# describes one event (OpenAPI before 3.2 reads `schema` so): unnamed, its data one JSON object
+# (a chunk, a sentence, the whole response or an error; serve/stream.py) or chat's closing [DONE].
+STREAMED = {200: {"content": {"text/event-stream": {"schema": {
+    "type": "object", "required": ["data"],
+    "properties": {"data": {"type": "string"}, "event": {"const": "message"}}}}},
+    "description": "JSON; with stream true, server-sent events (data: lines, serve/stream.py)"}}
+
+
 def error_responses(*statuses: int) -> dict[int, dict]:
     return {status: {"model": ErrorResponse, "description": _WHY[status]} for status in statuses}
 
@@ -64,6 +81,8 @@ class TranslateResponse(BaseModel):
     target_lang: str
     model: str
     template: str
+    decoding: str = Field(description="how each translation was chosen: standard, or mbr / rerank with its "
+                                      "utility or score, candidates and where they came from")
     timing: Timing
 
 
