@@ -28,6 +28,10 @@ def test_card_carries_base_languages_and_results_with_signatures_and_cis(tmp_pat
     local.mkdir()
     modelcard.write(local, stage="cpt", base_model=str(folder), langs=["swh_Latn", "tha_Thai"])
     assert ModelCard.load(local / "README.md").data.base_model is None  # a local path is no hub link
+    later = tmp_path / "sft"
+    later.mkdir()
+    modelcard.write(later, stage="sft", base_model=str(local), langs=[])
+    assert ModelCard.load(later / "README.md").data.language == ["sw", "th"]  # languages follow the chain
 
 
 def test_push_offline_is_one_sentence(tmp_path):

@@ -33,8 +33,9 @@ def write(folder: str | Path, *, stage: str, base_model: str | None, langs: list
     from lingualift.core.provenance import provenance
 
     folder = Path(folder)
+    inherited = _languages_of(base_model)  # a model made from a lingualift model keeps its languages
     data = ModelCardData(
-        base_model=_hub_id(base_model), language=sorted({_iso(c) for c in langs}) or None,
+        base_model=_hub_id(base_model), language=sorted({_iso(c) for c in langs} | inherited) or None,
         datasets=[d for d in datasets if d] or None, library_name="transformers",
         tags=["lingualift", stage, "translation"], model_name=folder.name,
         eval_results=_eval_results(results or []) or None)
@@ -45,6 +46,18 @@ def write(folder: str | Path, *, stage: str, base_model: str | None, langs: list
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
     (folder / "README.md").write_text(str(card), encoding="utf-8")
     return folder / "README.md"
+
+
+def _languages_of(spec: str | None) -> set[str]:
+    from huggingface_hub import ModelCard
+
+    path = Path(spec or "") / "README.md"
+    if not spec or not path.is_file():
+        return set()
+    try:
+        return set(ModelCard.load(path).data.language or [])
+    except (ValueError, OSError):  # not a card lingualift can read: nothing to inherit
+        return set()
 
 
 def _eval_results(results: list[dict]):
