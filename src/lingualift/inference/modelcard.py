@@ -26,7 +26,7 @@ def _hub_id(spec: str | None) -> str | None:
 
 
 def write(folder: str | Path, *, stage: str, base_model: str | None, langs: list[str], datasets: list[str] = (),
-          results: list[dict] | None = None, about: str = "") -> Path:
+          results: list[dict] | None = None, about: str = "", name: str | None = None) -> Path:
     """Write (or replace) FOLDER/README.md; `results` items: {metric, value, dataset, direction, signature, ci}."""
     from huggingface_hub import ModelCard, ModelCardData
 
@@ -37,10 +37,10 @@ def write(folder: str | Path, *, stage: str, base_model: str | None, langs: list
     data = ModelCardData(
         base_model=_hub_id(base_model), language=sorted({_iso(c) for c in langs} | inherited) or None,
         datasets=[d for d in datasets if d] or None, library_name="transformers",
-        tags=["lingualift", stage, "translation"], model_name=folder.name,
+        tags=["lingualift", stage, "translation"], model_name=name or folder.name,
         eval_results=_eval_results(results or []) or None)
     made = provenance()
-    body = (f"# {folder.name}\n\nMade by lingualift's `{stage}` stage from `{base_model}` for "
+    body = (f"# {name or folder.name}\n\nMade by lingualift's `{stage}` stage from `{base_model}` for "
             f"{', '.join(langs) or 'no language in particular'}.\n\n{about}\n\n"
             f"Command: `{made['command']}`\n\nVersions: `{made['versions']}`\n")
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")

@@ -282,7 +282,7 @@ def _card(folder: Path, cfg: TrainConfig, stage: str, base_directory: Path) -> N
     langs = json.loads(manifest.read_text(encoding="utf-8")).get("langs", []) if manifest.is_file() else []
     from lingualift.lang.languages import resolve_many
 
-    modelcard.write(folder, stage=stage, base_model=cfg.model,
+    modelcard.write(folder, stage=stage, base_model=cfg.model, name=Path(cfg.out).name,
                     langs=list(dict.fromkeys([*langs, *resolve_many(cfg.eval_langs)])), datasets=[cfg.data])
 
 
