@@ -10,6 +10,10 @@ from pydantic import Field
 from lingualift.core.config import StrictModel
 from lingualift.inference.generate import GenerationParams
 
+# The choices, named once: the request schema of `serve` and decoding.py use these too.
+Strategy = Literal["standard", "mbr", "rerank"]
+Utility = Literal["chrf++", "bleu"]
+
 
 class DecodingSettings(StrictModel):
     batch_size: int = Field(16, ge=1, description="prompts per generation batch (length-sorted)")
@@ -20,12 +24,12 @@ class DecodingSettings(StrictModel):
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass")
     epsilon: float = Field(0.0, ge=0, lt=1, description="epsilon sampling: cut tokens below this probability "
                                                         "(0.02 for MBR candidates, Freitag et al. 2023)")
-    decoding: Literal["standard", "mbr", "rerank"] = Field(
+    decoding: Strategy = Field(
         "standard", description="standard (greedy / beam / sampling as set), mbr (minimum Bayes risk over "
                                 "--candidates) or rerank (QE or heuristic score over --candidates)")
     candidates: int = Field(8, ge=2, le=64, description="candidates per line for mbr / rerank (samples with "
                                                         "--do-sample, else the beam's n best)")
-    utility: Literal["chrf++", "bleu"] = Field("chrf++", description="MBR utility")
+    utility: Utility = Field("chrf++", description="MBR utility")
     qe_model: Optional[str] = Field(None, description="COMET-Kiwi model for rerank through the COMET process "
                                                       "(default: the documented heuristic)")
     seed: int = Field(0, description="seed for sampling and few-shot selection")

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import get_args
 
-STRATEGIES = ("standard", "mbr", "rerank")
-UTILITIES = ("chrf++", "bleu")
+from lingualift.quality.config import Strategy, Utility
+
+STRATEGIES = get_args(Strategy)
+UTILITIES = get_args(Utility)
 
 
 def utility(name: str) -> Callable[[str, str], float]:

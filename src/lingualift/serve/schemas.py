@@ -6,6 +6,8 @@ from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lingualift.quality.config import Strategy, Utility
+
 # Templates a request may pick by name; a Jinja file is a server setting, never a request's
 # (requests get no file system access).
 REQUEST_TEMPLATES = ("llamax-alpaca", "tower-chatml", "chat")
@@ -20,12 +22,12 @@ class TranslateOptions(_Body):
     num_beams: int = Field(1, ge=1, le=8)
     template: Optional[Literal[REQUEST_TEMPLATES]] = Field(None, description="default: the server's")
     split_sentences: bool = Field(True, description="translate long texts sentence by sentence")
-    decoding: Literal["standard", "mbr", "rerank"] = Field(
+    decoding: Strategy = Field(
         "standard", description="standard (greedy / beam), mbr (minimum Bayes risk over the beam's `candidates` "
                                 "best) or rerank (the documented QE heuristic over them)")
     candidates: int = Field(8, ge=2, le=64, description="candidates per sentence for mbr / rerank; capped by "
                                                         "the server (max_candidates)")
-    utility: Literal["chrf++", "bleu"] = Field("chrf++", description="MBR utility")
+    utility: Utility = Field("chrf++", description="MBR utility")
 
 
 class TranslateRequest(_Body):
