@@ -1,5 +1,7 @@
-"""`lingualift run`: caching, invalidation, resume after a kill, --from/--only, dry runs."""
+"""`lingualift run`: caching, invalidation, resume after a kill, --from/--only, dry runs,
+retention and gates, variants."""
 
+import csv
 import json
 import os
 import signal
@@ -12,7 +14,8 @@ import yaml
 
 from conftest import ROOT, run_cli
 
-RECIPES = ["demo", "demo-sample", "llamax", "sambalingo", "tower"]
+RECIPES = ["demo", "demo-sample", "llamax", "sambalingo", "tower",
+           *(f"ablations/{p.stem}" for p in sorted((ROOT / "recipes" / "ablations").glob("*.yaml")))]
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -57,7 +60,8 @@ def _recipe(shared, tmp_path, **changes) -> str:
                                       "tgt_lang": "swh_Latn"}], "tasks": {"translation": 64}},
                 "lr": 1e-3, "max_steps": 4, "batch_size": 4, "max_length": 256, "report_to": []},
         "eval": {"data": flores, "directions": "en-x,x-en", "offset": 800, "limit": 4, "metrics": ["chrf++"],
-                 "max_new_tokens": 16, "ppl_lines": "800:820"},
+                 "max_new_tokens": 16, "ppl_lines": "800:820", "tasks": ["sib200"], "retention": {"tasks": ["sib200"]},
+                 "tasks_limit": 8, "tasks_data": str(shared / "tasks")},
     }
     for dotted, value in changes.items():
         node = recipe
@@ -66,7 +70,7 @@ def _recipe(shared, tmp_path, **changes) -> str:
             node = node[key]
         node[leaf] = value
     path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe))
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))  # variants: the first is the reference
     return str(path)
 
 
@@ -88,6 +92,14 @@ def test_cache_invalidate_resume(shared, tmp_path):
     chrf = summary["translation"]["eng_Latn-swh_Latn"]["chrf++"]  # the paired test of adapted against base
     assert "bs:1000|seed:12345" in chrf["signature"] and chrf["ci"][0] <= chrf["delta"] <= chrf["ci"][1]
     assert "p=" in report
+    # retention beside gains: English perplexity and English SIB-200, base and adapted alike, with tests
+    english = summary["perplexity"]["eng_Latn"]
+    assert english["suite"] == "retention" and summary["perplexity"]["swh_Latn"]["suite"] == "target"
+    assert english["ci"][0] <= english["delta"] <= english["ci"][1] and "ppl_char|test:bs" in english["signature"]
+    assert english["delta"] == pytest.approx(english["adapted"] - english["base"], abs=2e-3)
+    kept = summary["tasks"]["retention"]["sib200"]["eng_Latn"]
+    assert set(kept) >= {"base", "adapted", "ci", "p_value"} and "swh_Latn" in summary["tasks"]["target"]["sib200"]
+    assert "Kept: the retention suite" in report and "held-out text eng_Latn" in report
 
     cpt_weights = run / "cpt" / "model" / "model.safetensors"
     stamp = cpt_weights.stat().st_mtime_ns
@@ -163,3 +175,35 @@ def test_a_stage_failing_on_bad_input_leaves_no_stage_behind(flores, tmp_path):
     proc = run_cli("run", str(path))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no FLORES file for swh_Latn" in proc.stderr
     assert not (tmp_path / "runs" / "bad" / "eval").exists()
+
+
+def test_variants_share_stages_and_gates_end_the_run_with_status_3(shared, tmp_path):
+    """Two variants that differ only in SFT: vocab, data and CPT run once (the second variant
+    reads the first's), the table has both rows with paired tests; a gate that is not met
+    (here one on a number the run did not measure) ends the run with exit 3, artefacts kept."""
+    path = _recipe(shared, tmp_path, variants={"ref": {}, "hot": {"sft.lr": 5e-3}},
+                   gates=[{"metric": "ppl_char", "on": "sw", "must": "improve"},
+                          {"metric": "xnli", "on": "en", "max_drop": 5}])
+    proc = run_cli("run", path, env={"COLUMNS": "300"})
+    assert proc.returncode == 3, proc.stderr
+    second = proc.stdout[proc.stdout.index("variant hot"):]
+    statuses = _statuses(second)
+    assert statuses == {"vocab": "done", "data": "done", "cpt": "done", "sft": "run", "eval": "run", "report": "run"}
+    assert f"{tmp_path}/runs/t/ref/cpt" in second.replace("\n", "") and not (tmp_path / "runs/t/hot/cpt").exists()
+    assert "gate failed (ref): xnli on eng_Latn falls at most 5: not measured by this run" in proc.stdout
+    summary = json.loads((tmp_path / "runs/t/hot/report/summary.json").read_text())
+    assert [g["passed"] for g in summary["gates"]] == [True, False]
+    assert 'class="gate-failed"' in (tmp_path / "runs/t/hot/report/report.html").read_text()
+
+    rows = list(csv.DictReader((tmp_path / "runs/t/variants.csv").open()))
+    assert [r["variant"] for r in rows] == ["ref", "hot"]
+    column = "chrf++ eng_Latn-swh_Latn"
+    assert rows[0][f"{column} delta"] == "" and rows[1][f"{column} delta"] != ""
+    low, delta, high = (float(rows[1][f"{column} {k}"]) for k in ("ci_low", "delta", "ci_high"))
+    assert low <= delta <= high
+    assert float(rows[1][column]) - float(rows[0][column]) == pytest.approx(delta, abs=1e-6)
+    assert rows[1]["ppl_char eng_Latn (retention) p"] != "" and "sib200 eng_Latn (retention)" in rows[1]
+    assert "sft.lr: 0.005" in (tmp_path / "runs/t/variants.html").read_text()
+
+    again = run_cli("run", path)  # nothing to do, and the gate still fails
+    assert again.returncode == 3 and set(_statuses(again.stdout).values()) == {"done"}

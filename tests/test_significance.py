@@ -277,3 +277,22 @@ def test_comet_segments_are_bootstrapped_on_compare(flores, tmp_path, monkeypatc
     test = results["comparison"]["significance"]["eng_Latn-swh_Latn"]["comet"]
     assert test == sig.segment_test("comet", segments["a"], segments["b"]).as_dict()
     assert test["signature"].startswith("comet|test:bs|bs:1000|seed:12345") and "Δ comet" in (new / "report.md").read_text()
+
+
+def test_perplexity_bootstrap_resamples_lines_as_a_brute_force_loop_does():
+    """Per-character perplexity over resampled lines: the same index draw as segment_test,
+    each resample's score exp(nats / characters) of its lines; a model against itself is not
+    significant."""
+    rng = random.Random(3)
+    chars = [rng.randint(20, 200) for _ in range(120)]
+    base = [c * rng.uniform(1.0, 2.0) for c in chars]
+    better = [n * rng.uniform(0.7, 0.95) for n in base]
+    result = sig.ppl_test(base, better, chars, n_samples=200, seed_value=7)
+    idxs = np.random.default_rng(7).choice(len(chars), size=(200, len(chars)), replace=True)
+    deltas = sorted(float(np.exp(sum(better[i] for i in row) / sum(chars[i] for i in row))
+                          - np.exp(sum(base[i] for i in row) / sum(chars[i] for i in row))) for row in idxs)
+    assert result.ci == pytest.approx((deltas[200 // 40], deltas[200 - 200 // 40 - 1]), rel=1e-9)
+    assert result.baseline == pytest.approx(np.exp(sum(base) / sum(chars)))
+    assert result.delta < 0 and result.significant and result.ci[1] < 0
+    same = sig.ppl_test(base, base, chars)
+    assert same.delta == 0 and same.p_value == 1.0 and not same.significant

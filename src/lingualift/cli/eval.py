@@ -15,9 +15,8 @@ from lingualift.core.io import InputError, check_output
 from lingualift.core.pages import fmt
 from lingualift.eval.config import PplSettings, TranslateSettings
 from lingualift.probe import ProbeSettings
-from lingualift.tasks.config import TasksSettings
+from lingualift.tasks.config import DEFAULT_TASKS_DATA, TasksSettings
 
-DEFAULT_TASKS_DATA = "../shared/data/tasks"
 eval_app = typer.Typer(help="Evaluate models: translation, scoring outputs, multilingual tasks, perplexity per "
                             "language.", no_args_is_help=True)
 MODEL_HELP = "Preset (tiny, smollm2-135m, gemma3-270m), local dir, .gguf file or hub id."

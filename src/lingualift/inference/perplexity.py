@@ -50,12 +50,13 @@ def windows(sequence: list[int], window: int | None, stride: int | None) -> list
 
 def nll(model, tokenizer, lines: list[str], batch_size: int = 16,
         progress: Callable[[int], None] | None = None, window: int | None = None,
-        stride: int | None = None) -> dict:
+        stride: int | None = None, per_line: bool = False) -> dict:
     """Summed negative log-likelihood (nats) of `lines`, with their characters and bytes.
 
     Lines are batched by length (less padding) and right-padded; padding carries no loss.
     A line longer than `window` tokens (default: the model's context) is scored in sliding
-    windows `stride` tokens apart (default: half a window).
+    windows `stride` tokens apart (default: half a window). `per_line` adds each line's nats
+    and characters: what a paired bootstrap over lines resamples.
     """
     import torch
 
@@ -65,6 +66,7 @@ def nll(model, tokenizer, lines: list[str], batch_size: int = 16,
     device = next(model.parameters()).device
     total = 0.0
     tokens = 0
+    line_nll = [0.0] * len(lines)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = [pieces[k][1] for k in order[start:start + batch_size]]
@@ -80,12 +82,17 @@ def nll(model, tokenizer, lines: list[str], batch_size: int = 16,
             logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
             losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
             keep = scored.to(device)
+            for row, nats in enumerate((losses * keep).sum(dim=1).tolist()):
+                line_nll[pieces[order[start + row]][0]] += nats
             total += losses[keep].sum().item()
             tokens += int(keep.sum())
             if progress:
                 progress(sum(1 for k in order[start:start + batch_size] if pieces[k][1][1] == 0))
     chars = sum(len(line) for line in lines)
     bytes_ = sum(len(line.encode("utf-8")) for line in lines)
-    return {"nll": total, "tokens": tokens, "chars": chars, "bytes": bytes_,
-            "ppl_char": math.exp(total / chars), "bits_per_byte": total / math.log(2) / bytes_,
-            "bits_per_char": total / math.log(2) / chars, "ppl_token": math.exp(total / tokens)}
+    result = {"nll": total, "tokens": tokens, "chars": chars, "bytes": bytes_,
+              "ppl_char": math.exp(total / chars), "bits_per_byte": total / math.log(2) / bytes_,
+              "bits_per_char": total / math.log(2) / chars, "ppl_token": math.exp(total / tokens)}
+    if per_line:
+        result.update(line_nll=line_nll, line_chars=[len(line) for line in lines])
+    return result

@@ -180,6 +180,31 @@ def segment_test(name: str, baseline: list[float], system: list[float], n_sample
                         _p(sys - base, p_value), float(mean), float(half), n_samples, value, signature)
 
 
+def ppl_test(baseline_nll: list[float], system_nll: list[float], chars: list[int], n_samples: int = 0,
+             seed_value: int | None = None) -> Significance:
+    """Paired bootstrap of per-character perplexity over lines: a resample's score is
+    exp(summed nats / summed characters) of the drawn lines, for both models on the same draw
+    (the index draw and p-value rule of `segment_test`). Lower is better: a negative delta is
+    a gain."""
+    from sacrebleu.significance import _compute_p_value, estimate_ci
+
+    if not len(baseline_nll) == len(system_nll) == len(chars) or not chars:
+        raise ValueError(f"paired test needs aligned lines: {len(baseline_nll)}, {len(system_nll)}, {len(chars)}")
+    n_samples = n_samples or RESAMPLES["bs"]
+    value = seed() if seed_value is None else seed_value
+    a, b, c = (np.asarray(x, dtype=float) for x in (baseline_nll, system_nll, chars))
+    idxs = _rng(value).choice(len(a), size=(n_samples, len(a)), replace=True)
+    width = c[idxs].sum(axis=1)
+    scores_a, scores_b = np.exp(a[idxs].sum(axis=1) / width), np.exp(b[idxs].sum(axis=1) / width)
+    base, sys = float(np.exp(a.sum() / c.sum())), float(np.exp(b.sum() / c.sum()))
+    differences = np.abs(scores_b - scores_a)
+    p_value = _compute_p_value(differences - differences.mean(), abs(sys - base))
+    mean, half = estimate_ci(scores_b)
+    signature = f"ppl_char|test:bs|bs:{n_samples}|seed:{str(value).lower()}|ci:95%-delta|n:{len(a)}"
+    return Significance("ppl_char", "bs", len(a), base, sys, sys - base, delta_ci(scores_b - scores_a),
+                        _p(sys - base, p_value), float(mean), float(half), n_samples, value, signature)
+
+
 def describe(result: dict) -> str:
     """One cell of a report: `+1.23 [+0.41, +2.05] p=0.003`, ending in ` n.s.` when not significant."""
     if result.get("unavailable") or result.get("delta") is None:

@@ -24,6 +24,8 @@ from lingualift.data.instructions import InstructionConfig
 from lingualift.data.preferences import PreferenceConfig
 from lingualift.eval.config import TranslateSettings
 from lingualift.lang.languages import resolve_many
+from lingualift.run.gates import Gate
+from lingualift.tasks.config import DEFAULT_TASKS_DATA, RETENTION_TASKS, TARGET_TASKS
 from lingualift.train.config import TrainSettings
 from lingualift.vocab.config import ExpandSettings
 
@@ -78,10 +80,32 @@ class DpoStage(TrainSettings):
         return [self.data] if isinstance(self.data, str) else _source_inputs(self.data.sources)
 
 
+class RetentionSuite(StrictModel):
+    """What the adapted model must not lose: English, measured on base and adapted alike."""
+
+    langs: CommaList = Field(default_factory=lambda: ["eng_Latn"], description="languages to retain")
+    ppl: bool = Field(True, description="per-character perplexity on their held-out FLORES lines (eval.ppl_lines)")
+    tasks: CommaList = Field(default_factory=lambda: list(RETENTION_TASKS),
+                             description="task benchmarks in those languages (the English ones available offline)")
+
+    @field_validator("langs")
+    @classmethod
+    def _langs(cls, value: list[str]) -> list[str]:
+        return resolve_many(value)
+
+
 class EvalStage(TranslateSettings):
     data: str = Field(..., description="flores:DIR | tsv:... | hf:NAME, as `eval translate --data`")
     ppl_lines: Optional[str] = Field(None, description="FLORES dev lines held out for per-character perplexity, "
-                                                       "START:END")
+                                                       "START:END (target languages and the retention ones)")
+    tasks: CommaList = Field(default_factory=lambda: list(TARGET_TASKS),
+                             description="target suite: task benchmarks run in the recipe's languages (a task "
+                                         "without them is left out)")
+    retention: RetentionSuite = Field(default_factory=RetentionSuite)
+    tasks_data: str = Field(DEFAULT_TASKS_DATA, description="task data folder (the ../shared/data/tasks layout) or "
+                                                            "`hub`")
+    tasks_limit: Optional[int] = Field(None, ge=1, description="first N items per task and language (all by "
+                                                               "default)")
 
     def inputs(self) -> list[str]:
         return spec_paths(self.data)
@@ -106,6 +130,11 @@ class Recipe(StrictModel):
     sft: Optional[SftStage] = None
     dpo: Optional[DpoStage] = None
     eval: Optional[EvalStage] = None
+    gates: list[Gate] = Field(default_factory=list, description="rules the report checks; a failed one ends the "
+                                                                 "run with exit status 3")
+    variants: dict[str, dict] = Field(default_factory=dict, description="name -> {dotted.key: value} overrides; "
+                                                                         "the first is the reference")
+    variant: Optional[str] = None  # set by the runner on each variant's recipe (its folder RUNS/NAME/VARIANT)
     fallback: Optional[Fallback] = None
 
     @field_validator("langs")
@@ -124,7 +153,7 @@ class Recipe(StrictModel):
         return [s for s in STAGES if s == "report" or getattr(self, s) is not None]
 
     def folder(self) -> Path:
-        return Path(self.runs) / self.name
+        return Path(self.runs) / self.name / (self.variant or "")
 
 
 def _renamed(raw, lines: dict, path) -> None:

@@ -21,9 +21,9 @@ from pathlib import Path
 from lingualift.core.fingerprint import digest
 from lingualift.core.io import InputError, write_json
 from lingualift.core.progress import ProgressFactory
+from lingualift.run.context import Context
 from lingualift.run.recipe import STAGES, Recipe
 from lingualift.run.stages import STAGES as DEFINITIONS
-from lingualift.run.stages import Context
 
 
 @dataclass
@@ -36,7 +36,9 @@ class Step:
 
 
 def _settings(recipe: Recipe, stage: str) -> dict:
-    value = getattr(recipe, stage) if stage != "report" else None
+    if stage == "report":  # the report checks the gates: changing one re-renders it
+        return {"gates": [gate.model_dump(mode="json") for gate in recipe.gates]}
+    value = getattr(recipe, stage)
     return value.model_dump(mode="json") if value is not None else {}
 
 
@@ -50,25 +52,42 @@ def _state(folder: Path, name: str = "stage.json") -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def _finished(folder: Path, fingerprint: str) -> bool:
+    state = _state(folder)
+    return state.get("fingerprint") == fingerprint and bool(state.get("done")) and (folder / "outputs.json").is_file()
+
+
+def _shared(recipe: Recipe, stage: str, fingerprint: str) -> Path | None:
+    """Another variant's finished folder for this very stage (same fingerprint), if any."""
+    if recipe.variant is None:
+        return None
+    siblings = sorted(p / stage for p in (Path(recipe.runs) / recipe.name).iterdir() if p.name != recipe.variant) \
+        if (Path(recipe.runs) / recipe.name).is_dir() else []
+    return next((folder for folder in siblings if _finished(folder, fingerprint)), None)
+
+
 def plan(recipe: Recipe) -> list[Step]:
-    """Each stage with its folder, fingerprint and status."""
+    """Each stage with its folder, fingerprint and status; a variant's stage that another
+    variant finished with the same fingerprint is done, in that variant's folder."""
     steps, upstream = [], digest({"model": recipe.model, "langs": recipe.langs})
     for stage in recipe.stages():
         inputs = sorted(set(_inputs(recipe, stage)))
         fingerprint = digest({"stage": stage, "settings": _settings(recipe, stage), "upstream": upstream}, inputs)
         folder = recipe.folder() / stage
-        state = _state(folder)
-        status = "run"
-        if state.get("fingerprint") == fingerprint:
-            status = "done" if state.get("done") and (folder / "outputs.json").is_file() else "resume"
-        steps.append(Step(stage, folder, fingerprint, status, inputs))
+        status = "done" if _finished(folder, fingerprint) else \
+            "resume" if _state(folder).get("fingerprint") == fingerprint else "run"
+        shared = _shared(recipe, stage, fingerprint) if status == "run" else None
+        steps.append(Step(stage, shared or folder, fingerprint, "done" if shared else status, inputs))
         upstream = fingerprint
     return steps
 
 
 def run(recipe: Recipe, *, start: str | None = None, only: str | None = None, dry_run: bool = False,
-        log: Callable[[str], None] = print, progress: ProgressFactory | None = None) -> list[Step]:
-    """Run the stages that are not done, plus all from `start`, or only `only`."""
+        log: Callable[[str], None] = print, progress: ProgressFactory | None = None,
+        fresh: set[str] | None = None) -> list[Step]:
+    """Run the stages that are not done, plus all from `start`, or only `only`. `fresh`: the
+    fingerprints of stages run during this invocation (by an earlier variant), not forced twice."""
+    fresh = set() if fresh is None else fresh
     steps = plan(recipe)
     names = [s.stage for s in steps]
     for flag, value in (("--from", start), ("--only", only)):
@@ -86,8 +105,12 @@ def run(recipe: Recipe, *, start: str | None = None, only: str | None = None, dr
             else:
                 missing.update({artifact: step for artifact in definition.makes})
             continue
-        if step.stage in forced:
-            step.status = "run"
+        if step.stage in forced and step.fingerprint not in fresh:
+            step.status, step.folder = "run", recipe.folder() / step.stage
+        if dry_run:
+            if step.status == "run" and step.fingerprint in fresh:
+                step.status = "shared"  # an earlier variant of this dry run makes it
+            fresh.add(step.fingerprint)
         log(f"{step.stage:<7} {step.status:<7} {step.folder}")
         if dry_run:
             for path in step.inputs:
@@ -104,6 +127,7 @@ def run(recipe: Recipe, *, start: str | None = None, only: str | None = None, dr
                                  f"not run (no {maker.folder / 'outputs.json'}): run the recipe without --only, or "
                                  f"with --from {maker.stage}")
         _execute(ctx, step, definition)
+        fresh.add(step.fingerprint)
     return steps
 
 
@@ -128,3 +152,10 @@ def _execute(ctx: Context, step: Step, definition) -> None:
     write_json(step.folder / "stage.json", {"fingerprint": step.fingerprint, "done": True})
     ctx.outputs[step.stage] = outputs
     ctx.artifacts.update({k: outputs[k] for k in definition.makes})
+
+
+def failed_gates(steps: list[Step]) -> list[dict]:
+    """The gates the run's report found unmet (none when the report has not run)."""
+    report = next((step for step in steps if step.stage == "report"), None)
+    summary = _state(report.folder, "summary.json") if report else {}
+    return [gate for gate in summary.get("gates", []) if not gate["passed"]]

@@ -9,40 +9,11 @@ declared outputs; no stage guesses another's folder layout.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-
-from pydantic import BaseModel
 
 from lingualift.core.io import write_text
-from lingualift.core.progress import ProgressFactory
-from lingualift.run.recipe import Recipe
-
-M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass
-class Context:
-    recipe: Recipe
-    artifacts: dict[str, str]  # artifact name -> path (or model spec), as made so far
-    outputs: dict[str, dict]  # stage -> its declared outputs, for the report
-    log: Callable[[str], None] = print
-    progress: ProgressFactory | None = None
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    needs: tuple[str, ...]  # artifacts read
-    makes: tuple[str, ...]  # artifacts written (a subset of the outputs returned)
-    run: Callable[[Context, Path, bool], dict] = field(repr=False)
-
-
-def settings_of(stage, settings: type[M]) -> M:
-    """A command's settings out of the recipe stage that embeds them (and adds inputs)."""
-    return settings(**stage.model_dump(include=set(settings.model_fields)))
+from lingualift.run.context import Context, Stage, settings_of
+from lingualift.run.suites import evaluate
 
 
 def _trained_model(folder: Path) -> str:
@@ -131,55 +102,15 @@ def dpo(ctx: Context, folder: Path, resume: bool) -> dict:
     return _train(ctx, "dpo", folder, resume, _built(ctx.recipe.dpo.data, folder, build))
 
 
-def evaluate(ctx: Context, folder: Path, resume: bool) -> dict:
-    """The base model and the adapted one on the same directions and settings, and their
-    per-character perplexity on held-out lines."""
-    from lingualift.core.io import write_json
-    from lingualift.corpora.sources import heldout
-    from lingualift.eval import translate
-    from lingualift.eval.config import TranslateSettings
-    from lingualift.inference import models
-    from lingualift.inference.perplexity import nll
-
-    e, recipe = ctx.recipe.eval, ctx.recipe
-    settings = settings_of(e, TranslateSettings)
-    if not settings.langs:
-        settings = settings.model_copy(update={"langs": recipe.langs})
-    adapted = ctx.artifacts["model"]
-    for role, spec in (("base", recipe.model), ("adapted", adapted)):
-        translate.run(settings, model=spec, data=e.data, out=str(folder / role),
-                      compare=str(folder / "base") if role == "adapted" else None, progress=ctx.progress)
-    outputs = {"base": str(folder / "base" / "results.json"), "adapted": str(folder / "adapted" / "results.json"),
-               "adapted_report": str(folder / "adapted" / "report.html")}
-    _card_results(adapted, folder / "adapted" / "results.json")
-    if e.ppl_lines:
-        result: dict = {}
-        for role, spec in (("base", recipe.model), ("adapted", adapted)):
-            model, tokenizer = models.load(spec)
-            for code in recipe.langs:
-                result.setdefault(code, {})[role] = nll(model, tokenizer, heldout(e.data, code, e.ppl_lines))
-        write_json(folder / "perplexity.json", {"lines": e.ppl_lines, "languages": result})
-        outputs["perplexity"] = str(folder / "perplexity.json")
-    return outputs
-
-
-def _card_results(model: str, results: Path) -> None:
-    """The adapted model's card gains its scores (with CIs against the base) when lingualift made it."""
-    import json
-
-    from lingualift.inference import modelcard
-
-    if (Path(model) / "README.md").is_file() and results.is_file():
-        modelcard.add_results(model, modelcard.results_of(json.loads(results.read_text(encoding="utf-8"))))
-
-
 def report(ctx: Context, folder: Path, resume: bool) -> dict:
     from lingualift.core.io import write_json
     from lingualift.run.report import render, summary
 
-    numbers = summary(ctx.outputs)
+    numbers = summary(ctx.outputs, ctx.recipe.gates)
     write_json(folder / "summary.json", numbers)
     write_text(folder / "report.html", render(ctx.recipe, ctx.artifacts["model"], numbers, ctx.outputs, folder))
+    for gate in numbers["gates"]:
+        ctx.log(f"gate {'passed' if gate['passed'] else 'FAILED'}: {gate['gate']} ({gate['measured']})")
     ctx.log(f"report: {folder / 'report.html'}")
     return {"report": str(folder / "report.html"), "summary": str(folder / "summary.json")}
 

@@ -9,6 +9,11 @@ from pydantic import Field
 from lingualift.core.config import CommaList, StrictModel
 
 ALL_TASKS = ["xnli", "xcopa", "pawsx", "xwinograd", "sib200", "belebele", "mgsm"]
+# A run's default suites: the multiple-choice tasks (MGSM's chain-of-thought generation costs
+# more than the rest together); retention on the English tasks ../shared/data holds.
+TARGET_TASKS = ["xnli", "xcopa", "pawsx", "xwinograd", "sib200", "belebele"]
+RETENTION_TASKS = ["xnli", "pawsx", "xwinograd", "belebele", "sib200"]
+DEFAULT_TASKS_DATA = "../shared/data/tasks"
 
 
 class TasksSettings(StrictModel):
