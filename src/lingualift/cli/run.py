@@ -22,7 +22,7 @@ def run_recipe(
     only: Optional[str] = typer.Option(None, help="Run only this stage, even if done (the ones before must be done)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the plan; run nothing."),
 ) -> None:
-    """Run a recipe's whole loop: vocab -> data -> cpt -> sft -> dpo -> eval -> report.
+    """Run a recipe's whole loop: vocab -> data -> cpt -> sft -> dpo -> merge -> eval -> report.
 
     Each stage is cached by a fingerprint of its settings, inputs and the stages before it:
     a re-run with nothing changed does nothing, a changed SFT setting re-runs SFT and what
