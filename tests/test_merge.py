@@ -206,3 +206,30 @@ def test_recipe_merge_stage_feeds_eval(trio, flores, tmp_path):
     assert "chrf++" in (folder / "merge" / "model" / "README.md").read_text()  # eval's scores on its card
     again = runner.run(recipes.load(path), log=lambda message: None)
     assert [s.status for s in again] == ["done"] * 3
+
+
+def test_a_killed_merge_resumes_without_rescoring(trio, flores, tmp_path, monkeypatch):
+    from lingualift.train import merge_dev
+
+    scored = []
+    real = merge_dev.score
+
+    def score(dev, model, settings, advance):
+        scored.append(model.name)
+        if len(scored) == 2:
+            raise KeyboardInterrupt  # killed while scoring the second weight
+        return real(dev, model, settings, advance)
+
+    monkeypatch.setattr(merge_dev, "score", score)
+    settings = MergeSettings(method="linear", weights=[0.25, 0.75], base=str(trio["base"]), metric="ppl",
+                             dev_lines=DEV, langs=["sw"])
+    args = {"model": str(trio["adapted"]), "data": f"flores:{flores}", "out": tmp_path / "m"}
+    with pytest.raises(KeyboardInterrupt):
+        run(settings, **args)
+    with pytest.raises(InputError, match="unfinished merge: pass --resume"):
+        run(settings, **args)
+    info = run(settings, **args, resume=True)
+    assert scored == ["w0.25", "w0.75", "w0.75"]  # the first weight's score was kept
+    assert [r["weight"] for r in info["scores"]] == [0.25, 0.75] and (tmp_path / "m" / "model" / "config.json").is_file()
+    with pytest.raises(InputError, match="already has a merged model"):
+        run(settings, **args, resume=True)

@@ -23,6 +23,7 @@ rescores nothing already scored.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -35,7 +36,8 @@ from lingualift.train.merge_config import MergeSettings
 
 
 def run(settings: MergeSettings, *, model: str, data: str, out: str | Path, resume: bool = False,
-        overwrite: bool = False, progress: ProgressFactory | None = None, log=lambda message: None) -> dict:
+        overwrite: bool = False, progress: ProgressFactory | None = None,
+        log: Callable[[str], None] = lambda message: None) -> dict:
     """Merge at every weight, score each on the dev lines, keep the best in OUT/model; returns merge.json."""
     from transformers import AutoTokenizer
 
