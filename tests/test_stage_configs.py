@@ -14,11 +14,13 @@ from lingualift.data.config import DataConfig
 from lingualift.eval.config import TranslateSettings
 from lingualift.run import recipe
 from lingualift.train.config import TrainSettings
+from lingualift.train.merge_config import MergeSettings
 from lingualift.vocab.config import ExpandSettings
 
 COMMAND = typer.main.get_command(app)
 EXPECTED = {"vocab analyze", "vocab expand", "data build", "data sft", "data dpo", "data synth", "train cpt", "train sft",
-            "train dpo", "train grpo", "eval translate", "eval tasks", "eval ppl", "probe", "translate", "serve"}
+            "train dpo", "train grpo", "train merge", "eval translate", "eval tasks", "eval ppl", "probe", "translate",
+            "serve"}
 
 
 def _click(path: str):
@@ -52,7 +54,8 @@ def test_every_setting_is_a_flag_or_a_set_key(path):
 
 @pytest.mark.parametrize("stage, settings", [
     (recipe.VocabStage, ExpandSettings), (recipe.CptStage, TrainSettings), (recipe.SftStage, TrainSettings),
-    (recipe.DpoStage, TrainSettings), (recipe.EvalStage, TranslateSettings), (DataConfig, DataConfig)])
+    (recipe.DpoStage, TrainSettings), (recipe.MergeStage, MergeSettings), (recipe.EvalStage, TranslateSettings),
+    (DataConfig, DataConfig)])
 def test_recipe_stages_embed_the_command_settings_unchanged(stage, settings):
     assert issubclass(stage, settings)
     for name, field in settings.model_fields.items():
@@ -73,7 +76,7 @@ def test_a_value_means_the_same_from_the_cli_and_from_yaml(path):
     cli_form = {}
     for name in flag_fields(model):
         value = getattr(from_yaml, name)
-        cli_form[name] = ",".join(value) if isinstance(value, list) else value
+        cli_form[name] = ",".join(map(str, value)) if isinstance(value, list) else value
     nested = {k: v for k, v in yaml_form.items() if k not in flag_fields(model)}
     sets = [f"{k}={json.dumps(v)}" for k, v in nested.items()]
     assert build_settings(model, cli_form, None, sets) == from_yaml

@@ -192,9 +192,14 @@ def test_shared_prefix_scoring_equals_scoring_each_pair_whole(root):
 
     model, tokenizer = models.load("tiny")
     items = get("sib200").load(root, "swh_Latn")[:5] + get("xcopa").load(root, "sw")[:4] + \
-        get("belebele").load(root, "eng_Latn")[:2]
+        get("belebele").load(root, "eng_Latn")[:2] + get("xnli").load(root, "en")[:4]  # xnli: empty contexts
     pairs = [(c.context, c.continuation) for item in items for c in item.choices]
+    batches = []  # no forward pass may exceed batch_size rows, though 12 XNLI choices share one empty context
+    hook = model.register_forward_pre_hook(lambda _, args, kwargs: batches.append(kwargs["input_ids"].shape[0]),
+                                           with_kwargs=True)
     shared = loglikelihoods(model, tokenizer, pairs, batch_size=3)
+    hook.remove()
+    assert max(batches) == 3
     encoded = [encode_pair(tokenizer, c, x) for c, x in pairs]
     whole = [(0.0, True)] * len(pairs)
     _direct(model, encoded, list(range(len(pairs))), 2048, 4, whole, None)

@@ -54,8 +54,8 @@ def cli_type(annotation) -> type | None:
         return base
     if get_origin(base) is Literal:
         return str
-    if get_origin(base) is list and get_args(base) and _unwrap(get_args(base)[0]) is str:
-        return str  # comma-separated, split by the model's validator
+    if get_origin(base) is list and get_args(base) and _unwrap(get_args(base)[0]) in (str, float):
+        return str  # comma-separated, split (and numbers parsed) by the model's validator
     return None
 
 

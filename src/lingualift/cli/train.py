@@ -1,4 +1,4 @@
-"""`lingualift train cpt / sft / dpo` and `lingualift export`."""
+"""`lingualift train cpt / sft / dpo / grpo / merge` and `lingualift export`."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Optional
 
 import typer
 
-from lingualift.cli.common import console
+from lingualift.cli.common import console, progress_bar
 from lingualift.cli.options import stage_command
 from lingualift.core.io import InputError, check_output
 from lingualift.train.config import LoraSettings, TrainConfig, TrainSettings
+from lingualift.train.merge_config import MergeSettings
 
 train_app = typer.Typer(help="Train: continual pretraining (cpt), instruction tuning (sft), preference tuning (dpo), "
-                             "reinforcement learning with translation rewards (grpo).",
+                             "reinforcement learning with translation rewards (grpo), model merging (merge).",
                         no_args_is_help=True)
 
 CONFIG_HELP = "YAML with training settings (and optionally model, data, out); flags and --set override it."
@@ -40,6 +41,7 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export)
     for stage, (data_help, doc) in STAGES.items():
         _train_command(stage, data_help, doc)
+    stage_command(train_app, "merge", MergeSettings, path="train merge")(merge)
 
 
 def _train_command(stage: str, data_help: str, doc: str) -> None:
@@ -74,6 +76,32 @@ def _train_command(stage: str, data_help: str, doc: str) -> None:
     command.__doc__ = doc
     command.__name__ = f"train_{stage}"
     stage_command(train_app, stage, TrainSettings, path=f"train {stage}", config_help=CONFIG_HELP)(command)
+
+
+def merge(
+    settings: MergeSettings,
+    model: Optional[str] = typer.Option(None, help="The adapted model: preset, HF directory, hub id."),
+    data: Optional[str] = typer.Option(None, help="flores:DIR whose dev lines choose the weight."),
+    out: Optional[str] = typer.Option(None, help="Folder: model/ (the chosen merge) and merge.json."),
+    resume: bool = typer.Option(False, help="Continue an unfinished merge in OUT, rescoring no weight already "
+                                            "scored."),
+    overwrite: bool = typer.Option(False, help="Delete OUT and start over."),
+) -> None:
+    """Merge the adapted model with its base (and an instruct model) through mergekit at each
+    of --weights, score each merge on held-out FLORES dev lines, keep the best.
+
+    Example: lingualift train merge --model runs/demo/sft/model --base smollm2-135m --method linear
+    --weights 0.25,0.5,0.75,1 --data flores:../shared/data/flores200 --langs sw --out runs/merge
+    """
+    from lingualift.train.merge import run
+
+    for name, value in (("model", model), ("data", data), ("out", out)):
+        if value is None:
+            raise InputError(f"--{name} is required (or name it in --config)")
+    info = run(settings, model=model, data=data, out=out, resume=resume, overwrite=overwrite, progress=progress_bar)
+    for record in info["scores"]:
+        console.print(f"w={record['weight']:g}: {info['metric']} {record['score']:.3f}")
+    console.print(f"chosen w={info['chosen']['weight']:g} ({info['method']}); model: {info['model']}")
 
 
 def export(

@@ -34,6 +34,8 @@ def _split_commas(value: Any) -> Any:
 
 # A list a user may write as YAML list or as "a,b,c" (the CLI's spelling).
 CommaList = Annotated[list[str], BeforeValidator(_split_commas)]
+# The same for numbers ("0.25,0.5" or [0.25, 0.5]): pydantic turns each piece into a float.
+CommaFloats = Annotated[list[float], BeforeValidator(_split_commas)]
 
 
 def _lines(node, path: tuple = ()) -> dict[tuple, int]:

@@ -2,10 +2,11 @@
 
 Stages run in this order, each optional except the model: `vocab` (expand the tokenizer)
 -> `data` (build CPT shards, packed with the final tokenizer, which is why it follows
-vocab) -> `cpt` -> `sft` -> `dpo` -> `eval` (base and adapted model, same settings) ->
-`report`. Each stage embeds the settings model of its command unchanged (`vocab expand`'s
-ExpandSettings, `data build`'s DataConfig, `train`'s TrainSettings, `eval translate`'s
-TranslateSettings), plus the inputs only a recipe names (corpora, SFT data); models, shards
+vocab) -> `cpt` -> `sft` -> `dpo` -> `merge` (with the base or an instruct model, the weight
+chosen on dev lines) -> `eval` (base and adapted model, same settings) -> `report`. Each
+stage embeds the settings model of its command unchanged (`vocab expand`'s ExpandSettings,
+`data build`'s DataConfig, `train`'s TrainSettings, `train merge`'s MergeSettings, `eval
+translate`'s TranslateSettings), plus the inputs only a recipe names (corpora, SFT data); models, shards
 and output folders are filled in by the runner from the stages before.
 """
 
@@ -27,9 +28,10 @@ from lingualift.lang.languages import resolve_many
 from lingualift.run.gates import Gate
 from lingualift.tasks.config import DEFAULT_TASKS_DATA, RETENTION_TASKS, TARGET_TASKS
 from lingualift.train.config import TrainSettings
+from lingualift.train.merge_config import MergeSettings
 from lingualift.vocab.config import ExpandSettings
 
-STAGES = ("vocab", "data", "cpt", "sft", "dpo", "eval", "report")
+STAGES = ("vocab", "data", "cpt", "sft", "dpo", "merge", "eval", "report")
 
 # Keys of earlier recipe versions, and what replaced them: a one-line error, not a silent change.
 RENAMED = {
@@ -94,6 +96,14 @@ class RetentionSuite(StrictModel):
         return resolve_many(value)
 
 
+class MergeStage(MergeSettings):
+    data: Optional[str] = Field(None, description="flores:DIR of the dev lines (default: the eval stage's data)")
+
+    def inputs(self) -> list[str]:
+        models = [m for m in (self.base, self.instruct) if m and Path(m).is_dir()]  # presets and hub ids: no files
+        return [*(spec_paths(self.data) if self.data else []), *models]
+
+
 class EvalStage(TranslateSettings):
     data: str = Field(..., description="flores:DIR | tsv:... | hf:NAME, as `eval translate --data`")
     ppl_lines: Optional[str] = Field(None, description="FLORES dev lines held out for per-character perplexity, "
@@ -129,6 +139,7 @@ class Recipe(StrictModel):
     cpt: Optional[CptStage] = None
     sft: Optional[SftStage] = None
     dpo: Optional[DpoStage] = None
+    merge: Optional[MergeStage] = None
     eval: Optional[EvalStage] = None
     gates: list[Gate] = Field(default_factory=list, description="rules the report checks; a failed one ends the "
                                                                  "run with exit status 3")
@@ -147,6 +158,10 @@ class Recipe(StrictModel):
     def _shape(self) -> Recipe:
         if self.cpt is not None and self.data is None:
             raise ValueError("cpt needs a data stage (the shards it trains on)")
+        if self.merge is not None and self.merge.data is None:
+            if self.eval is None:
+                raise ValueError("merge needs data: (flores:DIR, whose dev lines choose the weight) without an eval stage")
+            self.merge.data = self.eval.data  # set here, so the merge's fingerprint follows it
         return self
 
     def stages(self) -> list[str]:

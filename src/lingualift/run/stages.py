@@ -102,6 +102,21 @@ def dpo(ctx: Context, folder: Path, resume: bool) -> dict:
     return _train(ctx, "dpo", folder, resume, _built(ctx.recipe.dpo.data, folder, build))
 
 
+def merge(ctx: Context, folder: Path, resume: bool) -> dict:
+    """The model so far merged with the recipe's model (or `merge.base`) at the weight its
+    dev lines choose; a merge finished before a kill is kept."""
+    from lingualift.train.merge import run
+    from lingualift.train.merge_config import MergeSettings
+
+    m, recipe = ctx.recipe.merge, ctx.recipe
+    settings = settings_of(m, MergeSettings)
+    settings = settings.model_copy(update={"base": settings.base or recipe.model, "langs": settings.langs or recipe.langs})
+    if not (resume and (folder / "merge.json").is_file()):
+        run(settings, model=ctx.artifacts["model"], data=m.data, out=folder, resume=resume, progress=ctx.progress,
+            log=ctx.log)
+    return {"model": str(folder / "model"), "merge": str(folder / "merge.json")}
+
+
 def report(ctx: Context, folder: Path, resume: bool) -> dict:
     from lingualift.core.io import write_json
     from lingualift.run.report import render, summary
@@ -121,6 +136,7 @@ STAGES = {s.name: s for s in (
     Stage("cpt", ("model", "shards"), ("model",), cpt),
     Stage("sft", ("model",), ("model",), sft),
     Stage("dpo", ("model",), ("model",), dpo),
+    Stage("merge", ("model",), ("model",), merge),
     Stage("eval", ("model",), (), evaluate),
     Stage("report", (), (), report),
 )}

@@ -13,6 +13,7 @@ whole, right-padded in batches sorted by length.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 
@@ -109,25 +110,36 @@ def _shared(model, encoded, groups: dict, batch_size: int, results, progress) ->
                         use_cache=True)
             first = torch.log_softmax(out.logits[:, -1].float(), dim=-1).cpu()
             rows = [(g, i) for g, ctx in enumerate(chunk) for i in groups[ctx]]
-            longest = max(len(encoded[i][1]) for _, i in rows) - 1
-            rest = None
-            if longest > 0:
-                cache = out.past_key_values
-                cache.batch_select_indices(torch.tensor([g for g, _ in rows], device=device))
-                cont_ids = torch.zeros(len(rows), longest, dtype=torch.long)
-                cont_mask = torch.zeros(len(rows), longest, dtype=torch.long)
-                for r, (_, i) in enumerate(rows):
-                    tail = encoded[i][1][:-1]
-                    cont_ids[r, :len(tail)], cont_mask[r, :len(tail)] = torch.tensor(tail, dtype=torch.long), 1
-                lengths = torch.tensor([len(chunk[g]) for g, _ in rows])
-                second = model(input_ids=cont_ids.to(device),
-                               attention_mask=torch.cat([mask[[g for g, _ in rows]], cont_mask], dim=1).to(device),
-                               position_ids=(lengths[:, None] + torch.arange(longest)).to(device),
-                               cache=cache, use_cache=True)
-                rest = torch.log_softmax(second.logits.float(), dim=-1).cpu()
-            for r, (g, i) in enumerate(rows):
-                cont = encoded[i][1]
-                scores = first[g][None] if rest is None else torch.cat([first[g][None], rest[r, :len(cont) - 1]])
-                results[i] = _score(scores[:len(cont)], cont)
-            if progress:
-                progress(len(rows))
+            # Continuations run `batch_size` at a time: an item set whose contexts are all empty
+            # (XNLI's lm-eval prompt) is one context with thousands of continuations.
+            for sub in range(0, len(rows), batch_size):
+                part = rows[sub:sub + batch_size]
+                cache = out.past_key_values if len(rows) <= batch_size else copy.deepcopy(out.past_key_values)
+                _continue(model, encoded, chunk, mask, first, cache, part, results, device)
+                if progress:
+                    progress(len(part))
+
+
+def _continue(model, encoded, chunk, mask, first, cache, rows, results, device) -> None:
+    """Score the continuations `rows` ((context row, pair index)) on top of the contexts' cache."""
+    import torch
+
+    longest = max(len(encoded[i][1]) for _, i in rows) - 1
+    rest = None
+    if longest > 0:
+        cache.batch_select_indices(torch.tensor([g for g, _ in rows], device=device))
+        cont_ids = torch.zeros(len(rows), longest, dtype=torch.long)
+        cont_mask = torch.zeros(len(rows), longest, dtype=torch.long)
+        for r, (_, i) in enumerate(rows):
+            tail = encoded[i][1][:-1]
+            cont_ids[r, :len(tail)], cont_mask[r, :len(tail)] = torch.tensor(tail, dtype=torch.long), 1
+        lengths = torch.tensor([len(chunk[g]) for g, _ in rows])
+        second = model(input_ids=cont_ids.to(device),
+                       attention_mask=torch.cat([mask[[g for g, _ in rows]], cont_mask], dim=1).to(device),
+                       position_ids=(lengths[:, None] + torch.arange(longest)).to(device),
+                       cache=cache, use_cache=True)
+        rest = torch.log_softmax(second.logits.float(), dim=-1).cpu()
+    for r, (g, i) in enumerate(rows):
+        cont = encoded[i][1]
+        scores = first[g][None] if rest is None else torch.cat([first[g][None], rest[r, :len(cont) - 1]])
+        results[i] = _score(scores[:len(cont)], cont)
