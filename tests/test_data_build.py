@@ -235,12 +235,12 @@ def test_killed_build_leaves_no_complete_looking_shard_and_resumes(planted, tmp_
     config.write_text(yaml.safe_dump({"sources": [{"type": "jsonl", "path": path}],
                                       "pack": {"tokenizer": "tiny", "block_size": 64, "docs_per_shard": 20}}))
     out = tmp_path / "out"
-    script = ("import os, sys, lingualift.data.build as b\n"
-              "real = b.pack_bucket\n"
+    script = ("import os, sys, lingualift.data.build as b, lingualift.data.steps as s\n"
+              "real = s.pack_shard\n"
               "def dying(bucket, *a):\n"
               "    if bucket == 3: os.kill(os.getpid(), 9)\n"
               "    return real(bucket, *a)\n"
-              "b.pack_bucket = dying\n"
+              "s.pack_shard = dying\n"
               "from lingualift.core.config import load_yaml\nfrom lingualift.data.config import DataConfig\n"
               f"b.build(load_yaml({str(config)!r}, DataConfig), {str(out)!r})\n")
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True)
@@ -268,22 +268,6 @@ def test_data_stats(planted, tmp_path):
     build(_config([Source(type="jsonl", path=path)]), tmp_path / "out")
     proc = run_cli("data", "stats", str(tmp_path / "out"))
     assert json.loads(proc.stdout)["languages"]["swh_Latn"]["documents"] == 201  # near dedup off
-
-
-def test_slurm_array_pieces_give_the_same_shards(planted, flores, tmp_path):
-    """--only clean:I / merge / pack:B, as array jobs would run them, then the final run."""
-    path, _ = planted
-    cfg = _config([Source(type="jsonl", path=path), Source(type="flores", path=str(flores), langs=["eng_Latn"])])
-    out = tmp_path / "pieces"
-    for piece in ("clean:1", "clean:0", "merge"):
-        assert build(cfg, out, only=piece) is None
-    buckets = json.loads((out / ".work" / "buckets.json").read_text())["buckets"]
-    for b in reversed(range(buckets)):
-        assert build(cfg, out, only=f"pack:{b}") is None
-    assert not (out / "manifest.json").exists()
-    final = build(cfg, out)
-    whole = build(cfg, tmp_path / "whole")
-    assert [s["sha256"] for s in final["shards"]] == [s["sha256"] for s in whole["shards"]]
 
 
 def test_parquet_source(flores, tmp_path):

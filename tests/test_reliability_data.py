@@ -163,14 +163,14 @@ def test_data_sft_alpaca_fields_of_the_wrong_type_are_one_line(record, needle, t
 
 
 KILLING = """
-import os, sys, lingualift.data.build as b
+import os, sys, lingualift.data.build as b, lingualift.data.steps as s
 from lingualift.data.config import DataConfig
-real = b.pack_bucket
+real = s.pack_shard
 def dying(bucket, *a):
     if bucket == 1:
         os.kill(os.getpid(), 9)
     return real(bucket, *a)
-b.pack_bucket = dying
+s.pack_shard = dying
 b.build(DataConfig.model_validate_json(sys.argv[1]), sys.argv[2])
 """
 

@@ -30,17 +30,18 @@ def register(app: typer.Typer) -> None:
 def data_build(
     settings: DataConfig,
     out: str = typer.Option(..., help="Output folder: shard-*.parquet, manifest.json (and rejects/)."),
-    only: Optional[str] = typer.Option(None, help="One piece, for a Slurm array: clean:I | merge | pack:B."),
 ) -> None:
-    """Build packed, tokenised Parquet shards from a data config; resumes after a kill.
+    """Build packed, tokenised Parquet shards from a data config on this machine, a Slurm
+    cluster or a Ray cluster (--executor); resumes after a kill.
 
     Example: lingualift data build --config recipes/data-demo.yaml --out runs/data-demo --workers 2
     """
     from lingualift.data.build import build
 
-    manifest = build(settings, out, only=only, progress=progress_bar)
+    manifest = build(settings, out, progress=progress_bar)
     if manifest is None:
-        console.print(f"{only}: done")
+        console.print(f"submitted to Slurm: one job array per stage (logs: {out}/.work/logs/STAGE/); the last job "
+                      f"writes {out}/manifest.json")
         return
     table = Table("language / direction", "documents", "tokens", "removed")
     for group, row in manifest["languages"].items():

@@ -1,178 +1,133 @@
-"""`lingualift data build`: sources -> clean -> dedup -> augment -> mix -> render -> pack.
+"""`lingualift data build`: sources -> clean -> dedup -> augment -> mix -> render -> pack,
+as datatrove pipelines (the steps: `data/steps.py`; the executors: `data/engine.py`).
 
-Four stages, each leaving a completion marker in `OUT/.work/` so a killed build resumes
-where it stopped:
+The stages, each a datatrove executor run with its own completion markers in
+`OUT/.work/logs/STAGE/` (a killed build resumes at the first task not marked done):
 
-1. clean, one task per source, in parallel (`--workers`);
-2. dedup + augment, one streaming pass over the cleaned sources in config order (dedup is
-   global, so it is sequential; it keeps one hash per text);
-3. mix + render + shuffle into buckets of at most `docs_per_shard` documents;
-4. tokenise + pack, one task per bucket, in parallel, each writing one Parquet shard.
+1. clean (a task per source): read, normalise, filter (rejects through datatrove's
+   exclusion writer), exact-dedup signatures of every record key;
+2. exact-find (one task): datatrove's merge of the sorted signature files;
+3. dedup (a task per source): drop exact duplicates, then either MinHash signatures (near
+   dedup on) or augment + count;
+4. near-buckets (a task per MinHash band), near-cluster (one task), near-filter (a task per
+   source: drop near duplicates, augment, count) when near dedup is on;
+5. mix (one task): targets per group from the counts the tasks wrote, and each task's
+   share of what is sampled, into `plan.json`;
+6. render (a task per source): draw its share, render documents, send each to a bucket
+   chosen by a hash of its id;
+7. pack (a task per bucket): shuffle (seeded by the bucket), tokenise, pack one shard.
 
-Randomness is seeded per group, per sentence or per bucket, never by worker, so the same
-inputs and config give byte-identical shards with any number of workers. Shards are written
-under a temporary name into `OUT/.work/staged/` and moved into OUT only once all of them are
-there; `manifest.json` is written last. So a build into the folder of an earlier complete one
-that fails (bad input, a full disk, a kill) leaves the earlier shards and manifest in place.
-The resume fingerprint covers the config and the stamps of every input file: a source that
-changed between runs starts the work over.
+No task holds more than its own source or bucket, and none holds a corpus-wide table:
+duplicates are found by merging sorted files, and the mix by counts. Randomness is seeded
+by group, task, document id and bucket, never by worker or executor, so the same inputs and
+config give byte-identical shards with any number of workers, on any executor.
+
+Shards are written into `OUT/.work/staged/` and moved into OUT only once all of them are
+there; `manifest.json` is written last. So a build into the folder of an earlier complete
+one that fails (bad input, a full disk, a kill) leaves the earlier shards and manifest in
+place. The resume fingerprint covers the config and the stamps of every input file: a
+source that changed between runs starts the work over.
+
+On Slurm, `build` submits the stages as job arrays, each depending on the one before, and
+returns None; the number of shards is known only once the mix is planned, so a one-task
+job then runs `build` again, which submits packing and, after it, the job that writes the
+manifest.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import math
-import multiprocessing
 import os
-import random
 import shutil
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from lingualift import __version__
-from lingualift.core.io import InputError, atomic_path, check_output, write_json, writing
-from lingualift.core.progress import ProgressFactory, bar
+from lingualift.core.io import InputError, check_output, write_json, writing
+from lingualift.core.progress import ProgressFactory
 from lingualift.core.provenance import provenance
-from lingualift.core.records import dumps
-from lingualift.data import augment as aug
-from lingualift.data import clean as cln
-from lingualift.data import dedup as ddp
-from lingualift.data import mix, pack, readers
-from lingualift.data.config import EXECUTION, DataConfig, Source
+from lingualift.data import engine, mix
+from lingualift.data.config import EXECUTION, DataConfig
 
 
 def _read_json(path: Path):
     return json.loads(path.read_text("utf-8"))
 
 
-def _jsonl(path: Path):
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            yield json.loads(line)
+def _stages(cfg: DataConfig, work: Path, shard_dir: Path) -> list[engine.Stage]:
+    """The stages of this config, in order; pack's task count is the plan's (None before)."""
+    from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig, ExactFindDedups
+    from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from lingualift.data import steps
+
+    cj, n, d = cfg.model_dump_json(), len(cfg.sources), cfg.dedup
+    w = str(work)
+
+    def writer(folder: str, name: str = "${rank}.jsonl"):
+        return JsonlWriter(f"{w}/{folder}", output_filename=name, compression="zstd")
+
+    rejects = JsonlWriter(f"{w}/rejects", output_filename="${source}.jsonl", compression=None,
+                          adapter=steps._reject) if cfg.rejects else None
+    clean = [steps.ReadSource(cj), steps.CleanFilter(cj, exclusion_writer=rejects)]
+    if d.exact:
+        clean.append(steps.ExactSignatures(f"{w}/exact/sigs", cj))
+    stages = [engine.Stage("clean", [*clean, writer("clean")], n, "clean")]
+    if d.exact:
+        config = ExactDedupConfig(content_getter=steps._text)
+        stages.append(engine.Stage("exact-find", [ExactFindDedups(f"{w}/exact/sigs", f"{w}/exact/dups", config)], 1,
+                                   "exact dedup: find"))
+    dedup = [steps.StageFile(f"{w}/clean")] + ([steps.DropDuplicates(f"{w}/exact/dups", "exact", cj)] if d.exact else [])
+    finish = [steps.Augment(cj), steps.Count(), writer("final")]
+    if d.near:
+        minhash = steps.minhash_config(d)
+        stages += [
+            engine.Stage("dedup", [*dedup, steps.NearSignatures(f"{w}/near/sigs", cj), writer("unique")], n,
+                         "exact dedup + near signatures"),
+            engine.Stage("near-buckets", [MinhashDedupBuckets(f"{w}/near/sigs", f"{w}/near/buckets", config=minhash)],
+                         minhash.num_buckets, "near dedup: buckets"),
+            engine.Stage("near-cluster", [MinhashDedupCluster(f"{w}/near/buckets", f"{w}/near/remove", config=minhash)],
+                         1, "near dedup: clusters"),
+            engine.Stage("near-filter", [steps.StageFile(f"{w}/unique"),
+                                         steps.DropDuplicates(f"{w}/near/remove", "near", cj), *finish], n,
+                         "near dedup + augment"),
+        ]
+    else:
+        stages.append(engine.Stage("dedup", [*dedup, *finish], n, "dedup + augment"))
+    stages.append(engine.Stage("mix", [functools.partial(_plan_task, cj, w, stages[-1].name)], 1, "mix"))
+    stages.append(engine.Stage("render", [steps.StageFile(f"{w}/final"), steps.Draw(cj, f"{w}/plan.json"),
+                                          writer("buckets", "${bucket}/${rank}.jsonl")], n, "draw + render"))
+    plan = work / "plan.json"
+    buckets = _read_json(plan)["buckets"] if plan.is_file() else None
+    stages.append(engine.Stage("pack", [steps.StageFile(f"{w}/buckets", "{rank:05d}/*.jsonl.zst"),
+                                        steps.Pack(cj, str(shard_dir), f"{w}/shards")], buckets, "tokenise + pack"))
+    return stages
 
 
-
-def clean_source(index: int, source_json: str, cfg_json: str, work: str, skip_bad: bool, rejects: str | None) -> dict:
-    """Stage 1 for one source (runs in a worker process)."""
-    source = Source.model_validate_json(source_json)
+def _plan_task(cfg_json: str, work: str, counted: str, data=None, rank: int = 0, world_size: int = 1) -> None:
+    """The mix stage: targets per group from the counts every task wrote, and each task's
+    share of a group's sampled remainder. Needs the counts only, never the records."""
     cfg = DataConfig.model_validate_json(cfg_json)
-    out = Path(work) / "clean" / f"{index:04d}.jsonl"
-    removed: defaultdict[str, Counter] = defaultdict(Counter)
-    counts = {"source": source.label(index), "read": 0, "bad": 0, "kept": Counter()}
-
-    def good_records():
-        for item in readers.read(source):
-            counts["read"] += 1
-            if isinstance(item, readers.Bad):
-                if not skip_bad:
-                    raise item.error()
-                counts["bad"] += 1
-                continue
-            yield item
-
-    reject_file = None
-    try:
-        if rejects:
-            Path(rejects).mkdir(parents=True, exist_ok=True)
-            reject_file = (Path(rejects) / f"{source.label(index)}.jsonl").open("w", encoding="utf-8")
-        with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8") as handle:
-            for record in cln.clean(good_records(), cfg.clean, removed, reject_file):
-                counts["kept"][cln.record_lang(record)] += 1
-                handle.write(dumps({**record, "source": source.label(index)}))
-    finally:
-        if reject_file:
-            reject_file.close()
-    counts["removed"] = {k: dict(v) for k, v in removed.items()}
-    write_json(out.with_suffix(".json"), counts)
-    return counts
-
-
-def _stage_dedup_augment(cfg: DataConfig, work: Path, n_sources: int) -> dict:
-    marker = work / "groups.json"
-    if marker.is_file():
-        return _read_json(marker)
-    removed: defaultdict[str, Counter] = defaultdict(Counter)
-    stats = aug.AugmentStats()
-    tables = [aug.load_table(a) for a in cfg.augment]
-    group_dir = work / "groups"
-    shutil.rmtree(group_dir, ignore_errors=True)
-    group_dir.mkdir(parents=True)
-    deduplicator = ddp.Deduplicator(cfg.dedup)
-    counts: Counter = Counter()
-    handles = {}
-
-    def stream():
-        for i in range(n_sources):
-            yield from _jsonl(work / "clean" / f"{i:04d}.jsonl")
-
-    records = ddp.dedup(stream(), removed, deduplicator)
-    for a, table in zip(cfg.augment, tables):
-        records = aug.augment(records, a, table, stats)
-    try:
-        for record in records:
-            group = cln.record_lang(record)
-            if group not in handles:
-                handles[group] = (group_dir / f"{group}.jsonl").open("w", encoding="utf-8")
-            handles[group].write(dumps(record))
-            counts[group] += 1
-    finally:
-        for handle in handles.values():
-            handle.close()
-    result = {"counts": dict(sorted(counts.items())), "removed": {k: dict(v) for k, v in removed.items()},
-              "augmented": {"lines": dict(stats.lines), "replaced_words": dict(stats.replaced),
-                            "covered_words": dict(stats.covered)}}
-    write_json(marker, result)
-    return result
-
-
-def _stage_mix(cfg: DataConfig, work: Path, counts: dict[str, int]) -> dict:
-    marker = work / "buckets.json"
-    if marker.is_file():
-        return _read_json(marker)
-    wanted = mix.targets(counts, cfg.mix)
-    per_record = {g: (1 if not mix.is_parallel(g) or not cfg.render.both_directions else 2) for g in wanted}
-    total_docs = sum(wanted[g] * per_record[g] for g in wanted)
-    n_buckets = max(1, math.ceil(total_docs / cfg.pack.docs_per_shard))
-    bucket_dir = work / "buckets"
-    shutil.rmtree(bucket_dir, ignore_errors=True)
-    bucket_dir.mkdir(parents=True)
-    handles = [(bucket_dir / f"{b:05d}.jsonl").open("w", encoding="utf-8") for b in range(n_buckets)]
-    rng = random.Random(f"{cfg.seed}:buckets")
-    try:
-        for group in sorted(wanted):
-            path = work / "groups" / f"{group}.jsonl"
-            for record in mix.draw(lambda p=path: _jsonl(p), counts[group], wanted[group], f"{cfg.mix.seed}:{group}"):
-                for text, lang in pack.render(record, cfg.render):
-                    handles[rng.randrange(n_buckets)].write(dumps({"text": text, "group": lang}))
-    finally:
-        for handle in handles:
-            handle.close()
-    result = {"targets": wanted, "buckets": n_buckets, "documents": total_docs}
-    write_json(marker, result)
-    return result
-
-
-def pack_bucket(bucket: int, cfg_json: str, work: str, out: str) -> dict:
-    """Stage 4 for one bucket (runs in a worker process)."""
-    import pyarrow.parquet as pq
-
-    cfg = DataConfig.model_validate_json(cfg_json)
-    marker = Path(work) / "shards" / f"{bucket:05d}.json"
-    shard = Path(out) / f"shard-{bucket:05d}.parquet"  # out: the staging folder until published
-    if marker.is_file() and shard.is_file():
-        return _read_json(marker)
-    docs = [(r["text"], r["group"]) for r in _jsonl(Path(work) / "buckets" / f"{bucket:05d}.jsonl")]
-    random.Random(f"{cfg.seed}:shard:{bucket}").shuffle(docs)
-    stats = pack.PackStats()
-    table = pack.pack(docs, pack.load_tokenizer(cfg.pack.tokenizer), cfg.pack.block_size, stats)
-    with atomic_path(shard) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-    digest = hashlib.sha256(shard.read_bytes()).hexdigest()
-    result = {"file": shard.name, "rows": stats.blocks, "sha256": digest, **stats.as_dict()}
-    write_json(marker, result)
-    return result
+    parts: defaultdict[str, dict[int, int]] = defaultdict(dict)
+    for r in range(len(cfg.sources)):
+        for label, n in engine.task_stats(Path(work), counted, r).items():
+            if label.startswith("available/") and n:
+                parts[label.removeprefix("available/")][r] = n
+    available = {g: sum(p.values()) for g, p in sorted(parts.items())}
+    wanted = mix.targets(available, cfg.mix)
+    groups, documents = {}, 0
+    for g, target in wanted.items():
+        repeats, rest = divmod(target, available[g]) if available.get(g) else (0, 0)
+        groups[g] = {"repeats": repeats, "parts": {str(r): n for r, n in parts[g].items()},
+                     "quotas": {str(r): q for r, q in mix.quotas(rest, parts[g]).items()}}
+        documents += target * (2 if mix.is_parallel(g) and cfg.render.both_directions else 1)
+    write_json(Path(work) / "plan.json", {"available": available, "targets": wanted, "documents": documents,
+                                          "buckets": max(1, math.ceil(documents / cfg.pack.docs_per_shard)),
+                                          "groups": groups})
 
 
 def _fingerprint(cfg: DataConfig) -> str:
@@ -184,35 +139,11 @@ def _fingerprint(cfg: DataConfig) -> str:
                   cfg.inputs())
 
 
-def _run_tasks(function, args: list[tuple], workers: int, progress=None) -> list:
-    """Map in worker processes (spawned: safe with torch and tokenizers), in order."""
-    if workers <= 1 or len(args) <= 1:
-        results = []
-        for a in args:
-            results.append(function(*a))
-            if progress:
-                progress(1)
-        return results
-    # A fresh worker every few tasks: the allocator does not give back what packing a
-    # shard fragments, so a long-lived worker's RSS creeps up shard after shard.
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(args)), maxtasksperchild=8) as pool:
-        pending = [pool.apply_async(function, a) for a in args]
-        results = []
-        for p in pending:
-            results.append(p.get())
-            if progress:
-                progress(1)
-        return results
-
-
-def build(cfg: DataConfig, out: str | Path, *, only: str | None = None,
-          progress: ProgressFactory | None = None) -> dict | None:
+def build(cfg: DataConfig, out: str | Path, *, progress: ProgressFactory | None = None) -> dict | None:
     """Build packed shards and manifest.json in `out`; resumes an interrupted build.
 
-    `only` runs one piece, for a Slurm array over machines sharing `out`: `clean:I` (source
-    I), `merge` (dedup + augment + mix, one job), `pack:B` (bucket B); a last run without
-    `only` finds everything done and writes the manifest."""
-    workers, skip_bad = cfg.workers, cfg.skip_bad
+    Returns the manifest, or None when the stages were submitted to Slurm (the last job
+    writes the manifest)."""
     out = check_output(out, "folder")
     fresh = not out.exists()
     work = out / ".work"
@@ -222,62 +153,61 @@ def build(cfg: DataConfig, out: str | Path, *, only: str | None = None,
         # Another config or changed inputs: nothing cached is valid. The shards and manifest of
         # the last complete build stay until this build has all of its own (`_publish`).
         shutil.rmtree(work)
-    if only is None:  # array jobs run side by side: a temp file may be another job's
-        for tmp in (*out.glob(".*.tmp"), *staged.glob(".*.tmp")):
-            tmp.unlink()
-    for folder in ("clean", "shards", "staged"):
+    for tmp in (*out.glob(".*.tmp"), *staged.glob(".*.tmp")):
+        tmp.unlink()
+    for folder in ("shards", "staged"):
         with writing(work):
             (work / folder).mkdir(parents=True, exist_ok=True)
     write_json(work / "config.json", {"fingerprint": fingerprint})
     shard_dir = out if (work / "published.json").is_file() else staged
-    timings = {}
-    cfg_json = cfg.model_dump_json()
     try:
-        started = time.perf_counter()
-        step, _, index = (only or "").partition(":")
-        if step not in ("", "clean", "merge", "pack") or (step in ("clean", "pack") and not index.isdigit()):
-            raise InputError(f"--only takes clean:I, merge or pack:B, not {only!r}")
-        todo = [i for i in range(len(cfg.sources)) if not (work / "clean" / f"{i:04d}.json").is_file()]
-        if step == "clean":
-            todo = [i for i in todo if i == int(index)]
-        rejects = str(work / "rejects") if cfg.rejects else None
-        with bar(progress, "clean", len(cfg.sources), len(cfg.sources) - len(todo)) as advance:
-            _run_tasks(clean_source, [(i, cfg.sources[i].model_dump_json(), cfg_json, str(work), skip_bad, rejects)
-                                      for i in todo], workers, advance)
-        if step == "clean":
-            return None
-        sources = [_read_json(work / "clean" / f"{i:04d}.json") for i in range(len(cfg.sources))]
-        timings["clean_s"] = time.perf_counter() - started
-
-        with bar(progress, "dedup + augment + mix", 1) as advance:
-            started = time.perf_counter()
-            with writing(work):
-                groups = _stage_dedup_augment(cfg, work, len(cfg.sources))
-            timings["dedup_augment_s"] = time.perf_counter() - started
-            started = time.perf_counter()
-            with writing(work):
-                mixed = _stage_mix(cfg, work, groups["counts"])
-            timings["mix_s"] = time.perf_counter() - started
-            advance(1)
-        if step == "merge":
-            return None
-
-        started = time.perf_counter()
-        buckets = [int(index)] if step == "pack" else range(mixed["buckets"])
-        with bar(progress, "tokenise + pack", mixed["buckets"]) as advance:
-            shards = _run_tasks(pack_bucket, [(b, cfg_json, str(work), str(shard_dir)) for b in buckets], workers,
-                                advance)
-        if step == "pack":
-            return None
-        timings["pack_s"] = time.perf_counter() - started
-        manifest = _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings)
-        _publish(out, work, shards, cfg.rejects)
-        write_json(out / "manifest.json", manifest)
+        if cfg.executor == "slurm":
+            return _submit(cfg, out, work, shard_dir)
+        timings = {}
+        with engine.ray_cluster(cfg):
+            for stage in _stages(cfg, work, shard_dir):
+                started = time.perf_counter()
+                if stage.tasks is None:  # pack: its task count is the plan's
+                    stage = _stages(cfg, work, shard_dir)[-1]
+                with writing(work):
+                    engine.run(cfg, work, stage, progress)
+                timings[f"{stage.name}_s"] = time.perf_counter() - started
+        return _finish(cfg, out, work, fingerprint, timings)
     except InputError:
         if fresh:
             shutil.rmtree(out, ignore_errors=True)  # bad input leaves nothing behind
         raise
+
+
+def _finish(cfg: DataConfig, out: Path, work: Path, fingerprint: str, timings: dict) -> dict:
+    plan = _read_json(work / "plan.json")
+    shards = [_read_json(work / "shards" / f"{b:05d}.json") for b in range(plan["buckets"])]
+    manifest = _manifest(cfg, fingerprint, work, plan, shards, timings)
+    _publish(out, work, shards, cfg.rejects)
+    write_json(out / "manifest.json", manifest)
     return manifest
+
+
+def _continue(cfg_json: str, out: str, data=None, rank: int = 0, world_size: int = 1) -> None:
+    """A one-task Slurm job that runs `build` again: it submits what could not be sized
+    before (packing), or writes the manifest once everything is done."""
+    for name in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_JOB_ID", "RUN_OFFSET"):
+        os.environ.pop(name, None)  # else datatrove takes the next executor for a task of its own
+    build(DataConfig.model_validate_json(cfg_json), out)
+
+
+def _submit(cfg: DataConfig, out: Path, work: Path, shard_dir: Path) -> dict | None:
+    """Submit the stages not yet done as chained Slurm job arrays, then a job that continues."""
+    stages = [s for s in _stages(cfg, work, shard_dir) if s.tasks is None or not engine.complete(work, s)]
+    if not stages:
+        return _finish(cfg, out, work, _fingerprint(cfg), {})
+    known = [s for s in stages if s.tasks is not None]
+    name = "finish" if len(known) == len(stages) and stages[-1].name == "pack" else "continue"
+    then = engine.Stage(f"{name}-{len(list((work / 'logs').glob(name + '-*')))}",
+                        [functools.partial(_continue, cfg.model_dump_json(), str(out))], 1, name)
+    for _ in engine.submit(cfg, work, [*known, then]):
+        pass
+    return None
 
 
 def _publish(out: Path, work: Path, shards: list[dict], rejects: bool) -> None:
@@ -300,13 +230,35 @@ def _publish(out: Path, work: Path, shards: list[dict], rejects: bool) -> None:
         write_json(work / "published.json", {"shards": sorted(names)})
 
 
-def _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings) -> dict:
-    removed: defaultdict[str, Counter] = defaultdict(Counter)
-    for source in sources:
-        for lang, reasons in source["removed"].items():
-            removed[lang].update(reasons)
-    for lang, reasons in groups["removed"].items():
-        removed[lang].update(reasons)
+def _counters(work: Path, cfg: DataConfig) -> tuple[list[dict], dict, dict]:
+    """Per source (read, bad, kept per group), removed per group and reason, augmentation:
+    datatrove's step stats of the tasks, summed."""
+    sources, removed = [], defaultdict(Counter)
+    augmented = {"lines": Counter(), "replaced_words": Counter(), "covered_words": Counter()}
+    later = [s for s in ("dedup", "near-filter") if (engine.logs(work, s) / "stats").is_dir()]
+    for rank, source in enumerate(cfg.sources):
+        stats = engine.task_stats(work, "clean", rank)
+        for stage in later:
+            for label, n in engine.task_stats(work, stage, rank).items():
+                stats[label] = stats.get(label, 0) + n
+        kept = Counter()
+        for label, n in stats.items():
+            kind, _, rest = label.partition("/")
+            if kind == "kept":
+                kept[rest] += n
+            elif kind == "removed":
+                group, _, reason = rest.rpartition("/")
+                removed[group][reason] += n
+            elif kind == "augmented":
+                what, _, lang = rest.partition("/")
+                augmented[what][lang] += n
+        sources.append({"source": source.label(rank), "read": stats.get("read", 0), "bad": stats.get("bad", 0),
+                        "kept": dict(sorted(kept.items()))})
+    return sources, removed, {k: dict(sorted(v.items())) for k, v in augmented.items()}
+
+
+def _manifest(cfg, fingerprint, work, plan, shards, timings) -> dict:
+    sources, removed, augmented = _counters(work, cfg)
     documents, tokens = Counter(), Counter()
     for shard in shards:
         documents.update(shard["documents"])
@@ -317,12 +269,13 @@ def _manifest(cfg, fingerprint, sources, groups, mixed, shards, timings) -> dict
     return {
         "lingualift": __version__, "fingerprint": fingerprint, **provenance(),
         "config": json.loads(cfg.model_dump_json()),
-        "sources": [{k: v for k, v in s.items() if k != "removed"} for s in sources],
-        "removed": {k: dict(v) for k, v in sorted(removed.items())},
+        "executor": cfg.executor,
+        "sources": sources,
+        "removed": {k: dict(sorted(v.items())) for k, v in sorted(removed.items())},
         "duplicates": {lang: sum(n for r, n in reasons.items() if r.startswith("duplicate"))
-                       for lang, reasons in groups["removed"].items()},
-        "augmented": groups["augmented"],
-        "groups": {g: {"available": n, "drawn": mixed["targets"].get(g, 0)} for g, n in groups["counts"].items()},
+                       for lang, reasons in sorted(removed.items())},
+        "augmented": augmented,
+        "groups": {g: {"available": n, "drawn": plan["targets"].get(g, 0)} for g, n in plan["available"].items()},
         "languages": {g: {"documents": documents[g], "tokens": tokens[g]} for g in sorted(documents)},
         "packing": {"block_size": cfg.pack.block_size, "blocks": blocks, "tokens": kept, "dropped_tokens": dropped,
                     "efficiency": round(kept / (kept + dropped), 6) if kept + dropped else None,

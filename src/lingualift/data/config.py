@@ -182,8 +182,20 @@ class PackConfig(StrictModel):
     docs_per_shard: int = 20000  # one shard is shuffled and packed in memory: ~200 MB per worker
 
 
+class SlurmConfig(StrictModel):
+    """What each stage's job array asks Slurm for (datatrove's SlurmPipelineExecutor)."""
+
+    partition: str = "cpu"
+    time: str = "24:00:00"  # per task of a stage's array
+    cpus_per_task: int = Field(1, ge=1)
+    mem_per_cpu_gb: float = Field(2.0, gt=0)
+    job_name: str = "lingualift-data"
+    env_command: Optional[str] = None  # run before each task, e.g. "source .venv/bin/activate"
+    sbatch_args: dict[str, str] = Field(default_factory=dict)  # more #SBATCH lines: {"account": "..."}
+
+
 # How a build runs, not what it makes: left out of its fingerprint.
-EXECUTION = ("workers", "skip_bad", "rejects")
+EXECUTION = ("workers", "skip_bad", "rejects", "executor", "slurm", "ray_address")
 
 
 class DataConfig(StrictModel):
@@ -195,9 +207,15 @@ class DataConfig(StrictModel):
     render: RenderConfig = Field(default_factory=RenderConfig)
     pack: PackConfig = Field(default_factory=PackConfig)
     seed: int = Field(0, description="seed of mixing and shuffling")
-    workers: int = Field(1, ge=1, description="processes for the per-source and per-shard stages")
+    workers: int = Field(1, ge=1, description="tasks of a stage run at once (processes on local, actors on ray, "
+                                              "array slots on slurm)")
     skip_bad: bool = Field(False, description="skip and count unreadable lines instead of stopping")
     rejects: bool = Field(False, description="write removed records with their reason to OUT/rejects/")
+    executor: Literal["local", "slurm", "ray"] = Field(
+        "local", description="where the stages run: this machine, Slurm job arrays, or a Ray cluster")
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
+    ray_address: Optional[str] = Field(
+        None, description="ray: address of a running cluster (ray://host:10001 or auto); unset: a local one")
 
     def inputs(self) -> list[str]:
         """Every local file or folder the build reads: sources and dictionaries."""

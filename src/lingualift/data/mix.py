@@ -78,6 +78,15 @@ def _english_share(mono: dict[str, float], share: float) -> dict[str, float]:
     return {g: (v if g == ENGLISH else v * scale) for g, v in mono.items()}
 
 
+def selected(count: int, k: int, rng: random.Random) -> Iterator[bool]:
+    """Exactly k of `count` records in one pass and constant memory (selection sampling,
+    Knuth's Algorithm S): each record is taken with chance (still wanted) / (still left)."""
+    for seen in range(count):
+        take = (count - seen) * rng.random() < k
+        k -= take
+        yield take
+
+
 def draw(read_group, count: int, target: int, seed: str) -> Iterator[dict]:
     """`target` records from a group of `count`: every record target // count times, plus
     a seeded sample of the remainder; `read_group()` streams the group again each pass."""
@@ -87,5 +96,18 @@ def draw(read_group, count: int, target: int, seed: str) -> Iterator[dict]:
     for _ in range(repeats):
         yield from read_group()
     if rest:
-        chosen = set(random.Random(seed).sample(range(count), rest))
-        yield from (r for i, r in enumerate(read_group()) if i in chosen)
+        yield from (r for r, take in zip(read_group(), selected(count, rest, random.Random(seed))) if take)
+
+
+def quotas(rest: int, parts: dict[int, int]) -> dict[int, int]:
+    """Split `rest` sampled records of a group over the parts (tasks) holding it, in
+    proportion to what each holds (largest remainder, ties to the lower part), so each task
+    draws its own share without seeing the others' records."""
+    total = sum(parts.values())
+    if not total or not rest:
+        return dict.fromkeys(parts, 0)
+    exact = {p: rest * n / total for p, n in parts.items()}
+    share = {p: int(v) for p, v in exact.items()}
+    for p in sorted(parts, key=lambda p: (share[p] - exact[p], p))[:rest - sum(share.values())]:
+        share[p] += 1
+    return share

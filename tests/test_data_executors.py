@@ -1,0 +1,107 @@
+"""`data build` on the other executors: Slurm (without Slurm: a stand-in `sbatch` that
+records each submission and runs its array tasks in order) and a local Ray cluster; both
+must give the local executor's shards, byte for byte."""
+
+import json
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from lingualift.data.build import build
+from lingualift.data.config import DataConfig, DedupConfig, PackConfig, SlurmConfig, Source
+
+# Submits nothing: logs the arguments and script of each sbatch call, answers as sbatch does,
+# then runs the script once per array index (the jobs come in dependency order).
+SBATCH = """#!{python}
+import json, os, re, subprocess, sys
+log = os.environ["FAKE_SLURM_LOG"]
+script = open(sys.argv[-1]).read()
+with open(log) as f:
+    job = sum(1 for _ in f) + 100
+with open(log, "a") as f:
+    f.write(json.dumps({{"job": job, "args": sys.argv[1:-1], "script": script}}) + "\\n")
+print(f"Submitted batch job {{job}}", flush=True)
+first, last = map(int, re.search(r"#SBATCH --array=(\\d+)-(\\d+)", script).group(1, 2))
+offset = next((a.split("RUN_OFFSET=")[1] for a in sys.argv if "RUN_OFFSET=" in a), "0")
+for index in range(first, last + 1):
+    env = {{**os.environ, "SLURM_ARRAY_TASK_ID": str(index), "SLURM_ARRAY_JOB_ID": str(job), "RUN_OFFSET": offset,
+           "SLURM_NODELIST": "localhost", "SLURM_JOB_ID": str(job)}}
+    done = subprocess.run(["bash", sys.argv[-1]], env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"job {{job}} task {{index}} failed: {{done.stderr[-2000:]}}")
+"""
+SRUN = "#!/bin/bash\nwhile [ \"$1\" != launch_pickled_pipeline ]; do shift; done\nexec \"$@\"\n"
+SCONTROL = "#!/bin/bash\necho localhost\n"  # `scontrol show hostnames`, as datatrove asks it
+
+
+def _config(flores, **kw):
+    return DataConfig(sources=[Source(type="flores", path=str(flores), langs=["eng_Latn"], lines=":60"),
+                               Source(type="flores", path=str(flores), langs=["swh_Latn"], lines=":90")],
+                      dedup=DedupConfig(near=True), pack=PackConfig(tokenizer="tiny", block_size=128, docs_per_shard=60),
+                      **kw)
+
+
+def _shards(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.glob("shard-*.parquet"))}
+
+
+@pytest.fixture()
+def fake_slurm(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("sbatch", SBATCH.format(python=sys.executable)), ("srun", SRUN), ("scontrol", SCONTROL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod((bin_dir / name).stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "sbatch.jsonl"
+    log.write_text("")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SLURM_LOG", str(log))
+    return log
+
+
+def test_slurm_job_arrays_depend_on_each_other_and_give_the_local_shards(flores, fake_slurm, tmp_path):
+    slurm = SlurmConfig(partition="cpu-long", time="02:00:00", cpus_per_task=2, mem_per_cpu_gb=3, job_name="ll",
+                        sbatch_args={"account": "lang"})
+    cfg = _config(flores, executor="slurm", slurm=slurm)
+    assert build(cfg, tmp_path / "slurm") is None  # submitted; the last job writes the manifest
+    jobs = [json.loads(line) for line in fake_slurm.read_text().splitlines()]
+    arrays = [j for j in jobs if "launch_pickled_pipeline" in j["script"]]
+    names = [re.search(r"--job-name=(\S+)", j["script"]).group(1) for j in arrays]
+    assert names == ["ll-clean", "ll-exact-find", "ll-dedup", "ll-near-buckets", "ll-near-cluster", "ll-near-filter",
+                     "ll-mix", "ll-render", "ll-continue-0", "ll-pack", "ll-finish-0"]
+    clean = arrays[0]["script"]
+    for line in ("#SBATCH --partition=cpu-long", "#SBATCH --time=02:00:00", "#SBATCH --cpus-per-task=2",
+                 "#SBATCH --mem-per-cpu=3.0G", "#SBATCH --array=0-1", "#SBATCH --account=lang"):
+        assert line in clean.splitlines()
+    assert (tmp_path / "slurm" / ".work" / "logs" / "clean" / "launch_script.slurm").read_text() == clean
+    # each array waits for the one before it; the jobs the continuation submits start after it
+    for before, after in zip(arrays[:8], arrays[1:9]):
+        assert f"--dependency=afterok:{before['job']}" in after["args"], (after["args"], before["job"])
+    assert f"--dependency=afterok:{arrays[9]['job']}" in arrays[10]["args"]
+    manifest = json.loads((tmp_path / "slurm" / "manifest.json").read_text())
+    assert len(manifest["shards"]) == 3  # 150 documents less duplicates, at most 60 a shard: sized once mixed
+    assert "#SBATCH --array=0-2" in arrays[9]["script"].splitlines()
+    assert manifest["executor"] == "slurm"
+    local = build(_config(flores), tmp_path / "local")
+    assert [s["sha256"] for s in manifest["shards"]] == [s["sha256"] for s in local["shards"]]
+    assert _shards(tmp_path / "slurm") == _shards(tmp_path / "local")
+
+
+@pytest.fixture()
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}})
+    yield
+    ray.shutdown()
+
+
+def test_ray_cluster_gives_the_local_shards(flores, ray_cluster, tmp_path):
+    on_ray = build(_config(flores, executor="ray", workers=2), tmp_path / "ray")
+    local = build(_config(flores, workers=2), tmp_path / "local")
+    assert on_ray["executor"] == "ray" and on_ray["removed"] == local["removed"]
+    assert _shards(tmp_path / "ray") == _shards(tmp_path / "local") != {}
