@@ -19,6 +19,9 @@ from lingualift.core.io import InputError, atomic_path
 
 # A download that has not started within this many seconds is treated as "offline".
 DOWNLOAD_TIMEOUT_S = 30
+# A metadata question (is this dataset there?) is one small request: a dry run asking it for
+# every dataset of a recipe should not wait a download's time for each.
+METADATA_TIMEOUT_S = 5
 
 
 class AssetUnavailable(InputError):  # noqa: N818 (public API, imported across the project; keep the name)
@@ -78,6 +81,23 @@ def hub_snapshot(repo_id: str, *, kind: str = "model") -> Path:
             f"`hf download {repo_id}` where there is network and copy the cache "
             f"(HF_HOME, default ~/.cache/huggingface) here, or pass a local directory"
         ) from None
+
+
+def hub_dataset_reachable(repo_id: str) -> bool:
+    """Whether the hub answers for a dataset: one metadata call, nothing downloaded. Offline
+    (LINGUALIFT_OFFLINE / HF_HUB_OFFLINE) it is False at once, without a request, so a dry run
+    can say which datasets a run would not reach."""
+    if offline():
+        return False
+    import httpx
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        HfApi().dataset_info(repo_id, timeout=METADATA_TIMEOUT_S)
+    except (HfHubHTTPError, httpx.HTTPError, OSError, ValueError):  # no such dataset, no network, a timeout
+        return False
+    return True
 
 
 def push(folder: str | os.PathLike, repo_id: str) -> str:

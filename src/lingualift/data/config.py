@@ -73,6 +73,10 @@ class Source(_Noted):
     lines: Optional[str] = None  # flores: only these lines of each file, START:END (hold the rest out)
     subset: Optional[str] = None  # hf config name
     text_field: str = "text"
+    # hf/jsonl/parquet parallel records without src/tgt keys: where each side is, a key or a
+    # dotted path into a nested column (OPUS-100 and NLLB keep both in `translation.<code>`)
+    src_field: Optional[str] = None
+    tgt_field: Optional[str] = None
 
     _resolve = field_validator("lang", "src_lang", "tgt_lang")(_code)
 
@@ -94,6 +98,10 @@ class Source(_Noted):
             raise ValueError("text needs lang")
         if self.type == "flores" and not (self.langs or self.pairs):
             raise ValueError("flores needs langs and/or pairs")
+        if (self.src_field is None) != (self.tgt_field is None):
+            raise ValueError("src_field and tgt_field go together")
+        if self.src_field and not (self.src_lang and self.tgt_lang):
+            raise ValueError("src_field/tgt_field need src_lang and tgt_lang")
         return self
 
     def label(self, index: int) -> str:
@@ -104,6 +112,19 @@ class Source(_Noted):
         if self.type == "hf" and not Path(self.path).exists():
             return []
         return list(self.paths or [self.path])
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        """(dataset, config) this source streams from the hub (none for a local copy)."""
+        return [(self.path, self.subset)] if self.type == "hf" and not self.inputs() else []
+
+
+def hub_spec(spec: str) -> Optional[tuple[str, str]]:
+    """`hf:NAME[:SPLIT]` as (NAME, SPLIT), the split `train` by default; None for a file.
+    Hub names hold one slash and no colon, so the split needs no other delimiter."""
+    if not spec.startswith("hf:"):
+        return None
+    name, _, split = spec[3:].partition(":")
+    return name, split or "train"
 
 
 class CleanConfig(StrictModel):
@@ -225,6 +246,9 @@ class DataConfig(StrictModel):
         for a in self.augment:
             found += spec_paths(a.dictionary) + (spec_paths(a.pivot) if a.pivot else [])
         return found
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return [d for source in self.sources for d in source.hub_datasets()]
 
     def notes(self) -> list[str]:
         """Ambiguous language codes and what they were taken as, each said once."""

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 from lingualift.core.config import CommaList, StrictModel, read_yaml, validate
 from lingualift.core.fingerprint import spec_paths
 from lingualift.core.io import InputError
-from lingualift.data.config import DataConfig, Source
+from lingualift.data.config import DataConfig, Source, hub_spec
 from lingualift.data.instructions import InstructionConfig
 from lingualift.data.preferences import PreferenceConfig
 from lingualift.eval.config import TranslateSettings
@@ -46,6 +46,11 @@ def _source_inputs(sources: list[Source]) -> list[str]:
     return [p for s in sources for p in s.inputs()]
 
 
+def _spec_datasets(*specs: Optional[str]) -> list[tuple[str, Optional[str]]]:
+    """The hub datasets that `hf:NAME` data specs name (FLORES+ and the like: a config per language)."""
+    return [(spec[3:].partition(":")[0], None) for spec in specs if spec and spec.startswith("hf:")]
+
+
 class VocabStage(ExpandSettings):
     corpus: CommaList = Field(default_factory=list, description="text files / DESIGN.md JSONL")
     flores: Optional[str] = Field(None, description="flores:DIR: also learn from these FLORES dev lines of each "
@@ -57,10 +62,16 @@ class VocabStage(ExpandSettings):
                  *([self.heldout] if self.heldout else [])]
         return [p for spec in specs for p in spec_paths(spec)]
 
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return _spec_datasets(*(self.protect or []), self.flores, self.heldout)
+
 
 class CptStage(TrainSettings):
     def inputs(self) -> list[str]:
         return spec_paths(self.eval_data) if self.eval_data else []
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return _spec_datasets(self.eval_data)
 
 
 class SftStage(TrainSettings):
@@ -71,7 +82,10 @@ class SftStage(TrainSettings):
         if isinstance(self.data, str):
             return [self.data]
         dictionary = spec_paths(self.data.dictionary) if self.data.dictionary else []
-        return [*_source_inputs(self.data.sources), *self.data.alpaca, *dictionary]
+        return [*_source_inputs(self.data.sources), *(a for a in self.data.alpaca if not hub_spec(a)), *dictionary]
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return [] if isinstance(self.data, str) else self.data.hub_datasets()
 
 
 class DpoStage(TrainSettings):
@@ -79,7 +93,12 @@ class DpoStage(TrainSettings):
                                                                 "(a `data dpo` config)")
 
     def inputs(self) -> list[str]:
-        return [self.data] if isinstance(self.data, str) else _source_inputs(self.data.sources)
+        if isinstance(self.data, str):
+            return [self.data]
+        return [*_source_inputs(self.data.sources), *(p for p in self.data.preferences if not hub_spec(p))]
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return [] if isinstance(self.data, str) else self.data.hub_datasets()
 
 
 class RetentionSuite(StrictModel):
@@ -103,6 +122,9 @@ class MergeStage(MergeSettings):
         models = [m for m in (self.base, self.instruct) if m and Path(m).is_dir()]  # presets and hub ids: no files
         return [*(spec_paths(self.data) if self.data else []), *models]
 
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return _spec_datasets(self.data)
+
 
 class EvalStage(TranslateSettings):
     data: str = Field(..., description="flores:DIR | tsv:... | hf:NAME, as `eval translate --data`")
@@ -119,6 +141,9 @@ class EvalStage(TranslateSettings):
 
     def inputs(self) -> list[str]:
         return spec_paths(self.data)
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return _spec_datasets(self.data)
 
 
 class Fallback(StrictModel):

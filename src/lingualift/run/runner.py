@@ -47,6 +47,25 @@ def _inputs(recipe: Recipe, stage: str) -> list[str]:
     return value.inputs() if hasattr(value, "inputs") else []
 
 
+def _hub_datasets(recipe: Recipe, stage: str) -> list[tuple[str, str | None]]:
+    value = getattr(recipe, stage) if stage != "report" else None
+    return value.hub_datasets() if hasattr(value, "hub_datasets") else []
+
+
+def _unreachable(recipe: Recipe, stage: str, reachable: dict[str, bool]) -> list[str]:
+    """"NAME (config)" of each hub dataset the stage streams that the hub does not answer for;
+    one metadata call per dataset (`reachable` keeps the answers across stages)."""
+    from lingualift.core.assets import hub_dataset_reachable
+
+    shown = []
+    for name, config in dict.fromkeys(_hub_datasets(recipe, stage)):
+        if name not in reachable:
+            reachable[name] = hub_dataset_reachable(name)
+        if not reachable[name]:
+            shown.append(f"{name} ({config})" if config else name)
+    return shown
+
+
 def _state(folder: Path, name: str = "stage.json") -> dict:
     path = folder / name
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -96,6 +115,7 @@ def run(recipe: Recipe, *, start: str | None = None, only: str | None = None, dr
     # --from re-runs a stage and what follows; --only re-runs one stage, done or not
     forced = set(names[names.index(start):]) if start else {only} if only else set()
     ctx = Context(recipe, {"model": recipe.model}, {}, log, progress)
+    reachable: dict[str, bool] = {}  # hub dataset -> whether the hub answered (dry run)
     missing: dict[str, Step] = {}  # artifact -> the stage that should have made it and has not
     for step in steps:
         definition = DEFINITIONS[step.stage]
@@ -116,6 +136,8 @@ def run(recipe: Recipe, *, start: str | None = None, only: str | None = None, dr
             for path in step.inputs:
                 if not Path(path).exists():
                     log(f"        input not found (yet): {path}")
+            for dataset in _unreachable(recipe, step.stage, reachable):
+                log(f"        hub dataset not reachable (offline?): {dataset}")
             continue
         if step.status == "done":
             _restore(ctx, step)
