@@ -151,44 +151,55 @@ def to_messages(record: dict, require_assistant: bool = True) -> list[dict]:
     return messages
 
 
-def read_instructions(path: str) -> list[dict]:
-    """Instruction records with their messages checked; the first bad one stops with file:line."""
+def checked(records, path: str, convert) -> list[dict]:
+    """`convert` applied to each (line, record); the first it refuses stops with file:line
+    (`path` is a file or a hub reference such as hf:tatsu-lab/alpaca)."""
     out = []
-    for number, record in read_records(path):
+    for number, record in records:
         try:
-            out.append({**record, "messages": to_messages(record)})
+            out.append(convert(record))
         except ValueError as err:
             raise InputError(str(err), path, number) from None
     return out
+
+
+def instruction(record: dict) -> dict:
+    return {**record, "messages": to_messages(record)}
+
+
+def read_instructions(path: str) -> list[dict]:
+    """Instruction records with their messages checked; the first bad one stops with file:line."""
+    return checked(read_records(path), path, instruction)
 
 
 def _answer(value, field: str) -> str:
+    if isinstance(value, list) and value:  # a conversation ending in the answer (ultrafeedback_binarized)
+        value = value[-1]
     if isinstance(value, dict):  # a LLaMA-Factory turn
         value = value.get("value", value.get("content"))
     if not isinstance(value, str):
-        raise ValueError(f"{field} must be a string (or a turn with a value)")
+        raise ValueError(f"{field} must be a string (or a turn with a value, or turns ending in one)")
     return value
 
 
-def read_preferences(path: str) -> list[dict]:
-    """Preference records (prompt as text or messages, or LLaMA-Factory `conversations`) as
+def preference(record: dict) -> dict:
+    """A preference record (prompt as text or messages, or LLaMA-Factory `conversations`) as
     {prompt: messages, chosen, rejected}."""
-    out = []
-    for number, record in read_records(path):
-        try:
-            prompt = record.get("prompt", record.get("conversations"))
-            if isinstance(prompt, str) and "prompt" in record:
-                messages = [{"role": "user", "content": prompt}]
-            elif isinstance(prompt, list):
-                key = "messages" if "prompt" in record else "conversations"
-                messages = to_messages({key: prompt}, require_assistant=False)
-            else:
-                raise ValueError("expected a prompt (text or messages) or conversations (a list of turns)")
-            out.append({"prompt": messages, "chosen": _answer(record.get("chosen"), "chosen"),
-                        "rejected": _answer(record.get("rejected"), "rejected")})
-        except ValueError as err:
-            raise InputError(str(err), path, number) from None
-    return out
+    prompt = record.get("prompt", record.get("conversations"))
+    if isinstance(prompt, str) and "prompt" in record:
+        messages = [{"role": "user", "content": prompt}]
+    elif isinstance(prompt, list):
+        key = "messages" if "prompt" in record else "conversations"
+        messages = to_messages({key: prompt}, require_assistant=False)
+    else:
+        raise ValueError("expected a prompt (text or messages) or conversations (a list of turns)")
+    return {"prompt": messages, "chosen": _answer(record.get("chosen"), "chosen"),
+            "rejected": _answer(record.get("rejected"), "rejected")}
+
+
+def read_preferences(path: str) -> list[dict]:
+    """Preference records of a file, checked (see `preference`)."""
+    return checked(read_records(path), path, preference)
 
 
 def dumps(record: dict) -> str:

@@ -30,10 +30,11 @@ from pydantic import Field
 
 from lingualift.core.config import CommaList, StrictModel
 from lingualift.core.io import InputError, atomic_path, check_output
-from lingualift.core.records import read_instructions
+from lingualift.core.records import instruction
 from lingualift.data.clean import normalise
-from lingualift.data.config import Source
+from lingualift.data.config import Source, hub_spec
 from lingualift.data.parallel import by_direction, degrade, language_names, read_pairs
+from lingualift.data.readers import taken_whole
 from lingualift.inference.prompts import LLAMAX_INSTRUCTION
 from lingualift.lang.languages import english_name
 
@@ -50,7 +51,8 @@ PHRASINGS = (
 
 class InstructionConfig(StrictModel):
     sources: list[Source] = Field(default_factory=list, description="parallel data, as in `data build`")
-    alpaca: CommaList = Field(default_factory=list, description="instruction files (JSON/JSONL), taken whole")
+    alpaca: CommaList = Field(default_factory=list, description="instruction files (JSON/JSONL) or hub datasets "
+                                                                "(hf:NAME[:SPLIT], streamed), taken whole")
     tasks: dict[str, int] = Field(default_factory=lambda: {"translation": 1000},
                                   description=f"task -> examples; tasks: {', '.join(TASKS)}")
     both_directions: bool = Field(True, description="each pair in both directions")
@@ -59,6 +61,11 @@ class InstructionConfig(StrictModel):
     dictionary: Optional[str] = Field(None, description="for terminology: muse:/tsv:/wechsel:/dictd:/panlex: spec")
     shots: int = Field(2, ge=1, description="examples in each few_shot task")
     seed: int = Field(0, description="seed of sampling and shuffling")
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        """(dataset, config) streamed from the hub: hf sources and hf: instruction sets."""
+        hub = [(spec[0], None) for spec in map(hub_spec, self.alpaca) if spec]
+        return [d for source in self.sources for d in source.hub_datasets()] + hub
 
 
 def _record(task: str, instruction: str, given: str, answer: str, src: str, tgt: str) -> dict:
@@ -173,8 +180,8 @@ def build(cfg: InstructionConfig, out: str | Path) -> dict:
     rng = random.Random(cfg.seed)
     directions = by_direction(read_pairs(cfg.sources), cfg.both_directions)
     records = []
-    for path in cfg.alpaca:
-        records += [{**r, "task": r.get("task", "alpaca")} for r in read_instructions(path)]
+    for spec in cfg.alpaca:
+        records += [{**r, "task": r.get("task", "alpaca")} for r in taken_whole(spec, instruction)]
     for task, n in cfg.tasks.items():
         if n > 0:
             records += list(BUILDERS[task](directions, cfg, random.Random(f"{cfg.seed}:{task}"), n))

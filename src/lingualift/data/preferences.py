@@ -18,16 +18,20 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from lingualift.core.config import StrictModel
+from lingualift.core.config import CommaList, StrictModel
 from lingualift.core.io import InputError, atomic_path, check_output
-from lingualift.data.config import Source
+from lingualift.core.records import preference
+from lingualift.data.config import Source, hub_spec
 from lingualift.data.parallel import by_direction, degrade, language_names, read_pairs
+from lingualift.data.readers import taken_whole
 from lingualift.inference.prompts import LLAMAX_INSTRUCTION
 from lingualift.quality.rewards import DEFAULT_WEIGHTS
 
 
 class PreferenceConfig(StrictModel):
     sources: list[Source] = Field(default_factory=list, description="parallel data, as in `data build`")
+    preferences: CommaList = Field(default_factory=list, description="preference files (JSON/JSONL) or hub datasets "
+                                                                     "(hf:NAME[:SPLIT], streamed), taken whole")
     examples: int = Field(500, ge=1, description="preference pairs to make")
     both_directions: bool = Field(True, description="each pair in both directions")
     seed: int = Field(0, description="seed of sampling")
@@ -38,6 +42,11 @@ class PreferenceConfig(StrictModel):
     samples: int = Field(4, ge=2, description="samples mode: candidates sampled per prompt")
     rewards: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS),
                                       description="samples mode: reward term -> weight, as train grpo")
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        """(dataset, config) streamed from the hub: hf sources and hf: preference sets."""
+        hub = [(spec[0], None) for spec in map(hub_spec, self.preferences) if spec]
+        return [d for source in self.sources for d in source.hub_datasets()] + hub
 
 
 def _from_samples(cfg: PreferenceConfig, items, prompts: list[str], model: str, batch_size: int) -> list[dict]:
@@ -65,6 +74,7 @@ def _from_samples(cfg: PreferenceConfig, items, prompts: list[str], model: str, 
 
 def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, batch_size: int = 16) -> dict:
     check_output(out, "file")
+    taken = [r for spec in cfg.preferences for r in taken_whole(spec, preference)]
     rng = random.Random(cfg.seed)
     items = [(d, pair) for d, pairs in by_direction(read_pairs(cfg.sources), cfg.both_directions).items() for pair in pairs]
     rng.shuffle(items)
@@ -74,9 +84,9 @@ def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, b
         if not model:
             raise InputError("mode samples ranks the model's own samples: give --model")
         records = _from_samples(cfg, items, prompts, model, batch_size)
-        _write(out, records)
-        return {"examples": len(records), "rejected_from": {"samples": len(records)}, "model": model,
-                "skipped_ties": len(items) - len(records)}
+        _write(out, records + taken)
+        return {"examples": len(records) + len(taken), "rejected_from": {"samples": len(records)}, "model": model,
+                "skipped_ties": len(items) - len(records), "taken_whole": len(taken)}
     own = [None] * len(items)
     if model:
         from lingualift.inference.generate import GenerationParams, load_generator
@@ -91,9 +101,9 @@ def build(cfg: PreferenceConfig, out: str | Path, model: Optional[str] = None, b
                             else (degrade(b, rng), "degraded"))
         records.append({"prompt": [{"role": "user", "content": prompt}], "chosen": b, "rejected": rejected,
                         "rejected_from": origin, "src_lang": src, "tgt_lang": tgt})
-    _write(out, records)
-    return {"examples": len(records), "rejected_from": dict(Counter(r["rejected_from"] for r in records)),
-            "model": model}
+    _write(out, records + taken)
+    return {"examples": len(records) + len(taken), "rejected_from": dict(Counter(r["rejected_from"] for r in records)),
+            "model": model, "taken_whole": len(taken)}
 
 
 def _write(out: str | Path, records: list[dict]) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Union
 
 from lingualift.core.io import InputError, iter_lines, parse_slice
-from lingualift.core.records import iter_json
-from lingualift.data.config import Source
+from lingualift.core.records import checked, iter_json, read_records
+from lingualift.data.config import Source, hub_spec
 from lingualift.lang.languages import resolve_code
 
 
@@ -32,8 +32,19 @@ class Bad:
 Item = Union[dict, Bad]
 
 
+def _field(record: dict, dotted: str):
+    value = record
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 def _normalise(record: dict, source: Source, path: str, line: int) -> Item:
     """A JSON/Parquet record checked against the two record shapes, languages resolved."""
+    if source.src_field:  # the sides moved to src/tgt; the columns they came from dropped (no second copy)
+        used = {source.src_field.split(".")[0], source.tgt_field.split(".")[0]}
+        record = {**{k: v for k, v in record.items() if k not in used},
+                  "src": _field(record, source.src_field), "tgt": _field(record, source.tgt_field)}
     try:
         if "src" in record or "tgt" in record:
             src_lang, tgt_lang = record.get("src_lang") or source.src_lang, record.get("tgt_lang") or source.tgt_lang
@@ -113,20 +124,33 @@ def _parquet(source: Source) -> Iterator[Item]:
             yield _normalise(record, source, source.path, row)
 
 
-def _hf(source: Source) -> Iterator[Item]:
+def hub_rows(name: str, subset: str | None, split: str) -> Iterator[dict]:
+    """The rows of a local dataset folder, or of a hub dataset streamed (never downloaded whole)."""
     try:
         import datasets
     except ImportError:
         raise InputError("hf sources need the datasets package (`pip install datasets`)") from None
-    local = Path(source.path).exists()
+    local = Path(name).exists()
     if not local:
         from lingualift.core.assets import offline
 
         if offline():
-            raise InputError(f"hub dataset {source.path} cannot be streamed offline; pass a local copy")
-    stream = datasets.load_dataset(source.path, source.subset, split=source.split, streaming=not local)
-    for row, record in enumerate(stream, start=1):
-        yield _normalise(dict(record), source, f"hf:{source.path}", row)
+            raise InputError(f"hub dataset {name} cannot be streamed offline; pass a local copy")
+    yield from (dict(r) for r in datasets.load_dataset(name, subset, split=split, streaming=not local))
+
+
+def _hf(source: Source) -> Iterator[Item]:
+    for row, record in enumerate(hub_rows(source.path, source.subset, source.split), start=1):
+        yield _normalise(record, source, f"hf:{source.path}", row)
+
+
+def taken_whole(spec: str, convert) -> list[dict]:
+    """The records of a file or of an `hf:NAME[:SPLIT]` dataset (Alpaca, messages or preference
+    records used as they are), each checked by `convert`; the first bad one stops with its row."""
+    hub = hub_spec(spec)
+    if hub is None:
+        return checked(read_records(spec), spec, convert)
+    return checked(enumerate(hub_rows(hub[0], None, hub[1]), start=1), spec, convert)
 
 
 READERS = {"text": _text, "jsonl": _jsonl, "pairs": _pairs, "tsv": _tsv, "flores": _flores,

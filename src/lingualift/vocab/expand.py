@@ -24,8 +24,9 @@ from lingualift.vocab.fertility import Segmenter, analyze_language
 
 
 def _protect_lines(spec: str) -> list[str]:
-    """English text whose segmentation must not change: `flores:DIR` (its eng_Latn dev) or a file."""
-    if spec.startswith("flores:"):
+    """English text whose segmentation must not change: `flores:DIR` or `hf:NAME` (its eng_Latn
+    dev) or a file."""
+    if spec.startswith(("flores:", "hf:")):
         from lingualift.corpora.sources import ENGLISH, load_side
 
         return list(load_side(spec, ENGLISH, "dev", "src").lines)
