@@ -156,7 +156,7 @@ def test_recipe_errors_name_the_key_the_file_and_the_line(shared, tmp_path):
     number = next(i for i, row in enumerate(open(path).read().splitlines(), 1) if "max_stepz" in row)
     assert line == f"error: {path}:{number}: cpt.max_stepz: unknown key 'max_stepz'"
     legacy = tmp_path / "old.yaml"
-    legacy.write_text(text.replace("  lr: 0.001\n  max_length", "  train: {lr: 0.001}\n  max_length", 1))
+    legacy.write_text(text.replace("  lr: 0.001\n  max_steps: 4", "  train: {lr: 0.001}\n  max_steps: 4", 1))
     proc = run_cli("run", str(legacy), "--dry-run")
     assert proc.returncode == 2 and "sft.train: training settings now sit directly under sft" in proc.stderr
 
