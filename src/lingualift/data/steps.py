@@ -335,7 +335,7 @@ class Draw(PipelineStep):
             copies = repeats + next(picker)
             for copy in range(copies):
                 for side, (text, lang) in enumerate(pack.render(doc.metadata["r"], cfg.render)):
-                    where = xxhash.xxh64_intdigest(f"{cfg.seed}:{doc.id}:{copy}:{side}") % buckets
+                    where = xxhash.xxh64_intdigest(f"{cfg.seed}:{doc.id}:{copy}:{side}".encode()) % buckets
                     self.stat_update(f"drawn/{group}")
                     yield Document(text=text, id=f"{doc.id}/{copy}/{side}",
                                    metadata={"group": lang, "bucket": f"{where:05d}"})
