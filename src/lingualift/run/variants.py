@@ -97,6 +97,8 @@ def _outputs(recipe: Recipe) -> dict[str, dict]:
 
 def _columns(recipe: Recipe) -> dict[str, dict]:
     """column -> {value, and what a paired test needs} for the variant's adapted model."""
+    from lingualift.tasks.task_report import primary
+
     out: dict[str, dict] = {}
     evaluation = _outputs(recipe).get("eval", {})
     if "adapted" in evaluation and Path(evaluation["adapted"]).is_file():
@@ -121,7 +123,7 @@ def _columns(recipe: Recipe) -> dict[str, dict]:
             for task, per_lang in results["tasks"].items():
                 for code, row in per_lang.items():
                     out[f"{task} {code}" + (" (retention)" if suite == "retention" else "")] = {
-                        "value": row.get("acc", row.get("exact_match")), "kind": "task", "task": task,
+                        "value": primary(row), "kind": "task", "task": task,
                         "code": code, "results": results, "folder": path.parent}
     return out
 
