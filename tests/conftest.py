@@ -11,6 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["LINGUALIFT_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Under pytest-xdist each worker (and every CLI subprocess it starts) gets its share of the
+# cores: two workers with two OpenMP threads each on 2 cores spin against each other, and a
+# CPU-bound test then takes 1.8x as long as the same two run one thread each (measured with
+# two concurrent `train cpt` runs: 109 s against 62 s).
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, _threads)
 
 SHARED = Path(os.environ.get("LINGUALIFT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 

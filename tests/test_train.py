@@ -261,7 +261,7 @@ def test_lora_cpt_on_smollm2(shared, tmp_path):
     """LoRA CPT of SmolLM2-135M on Swahili packed for its own tokenizer: the loss falls."""
     data = _data(shared, tmp_path, 256, tokenizer="smollm2-135m")
     proc = run_cli("train", "cpt", "--model", "smollm2-135m", "--data", data, "--out", str(tmp_path / "out"),
-                   "--max-steps", "12", "--lr", "1e-3", "--lora", "--set", "batch_size=2", "--set", "logging_steps=3",
+                   "--max-steps", "8", "--lr", "1e-3", "--lora", "--set", "batch_size=2", "--set", "logging_steps=2",
                    "--set", "report_to=[]")
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
