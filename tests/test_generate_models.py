@@ -34,6 +34,22 @@ def test_batched_generation_equals_one_at_a_time(tiny):
     assert tiny.stats.lines == 10 and tiny.stats.new_tokens > 0 and tiny.stats.tokens_per_s > 0
 
 
+def test_finished_rows_leave_the_batch_without_changing_any_output(tiny, monkeypatch):
+    """Rows that stop at their second token (a stop string) leave while the rest run 40 tokens over
+    three rounds: every output equals one `generate` over the whole batch."""
+    from lingualift.inference import generate
+
+    prompts = ["Hello", "A much longer prompt with several words in it", "Jambo dunia", "x", "你好，世界", "Mbwa"]
+    params = GenerationParams(max_new_tokens=40, batch_size=8, stop=("))", "rr"))
+    calls = []
+    original = tiny.model.generate
+    monkeypatch.setattr(tiny.model, "generate", lambda **kw: calls.append(kw["input_ids"].shape[0]) or original(**kw))
+    pruned = tiny.generate(prompts, params)
+    monkeypatch.setattr(generate, "PRUNE_EVERY", 1000)
+    assert tiny.generate(prompts, params) == pruned
+    assert sorted({len(p) for p in pruned}) == [1, 40] and calls[:3] == [6, 4, 4]  # stopped rows left
+
+
 def test_overlong_prompt_keeps_its_end_within_the_context(tiny, monkeypatch):
     seen = []
     original = tiny.model.generate

@@ -206,13 +206,16 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1,
                     **({"epsilon_cutoff": params.epsilon} if params.epsilon else {})} \
             if params.do_sample else {"do_sample": False}
         with torch.inference_mode():
-            out = model.generate(
-                input_ids=ids.to(device), attention_mask=mask.to(device),
-                max_new_tokens=params.max_new_tokens, num_beams=beams, num_return_sequences=n,
-                pad_token_id=pad_id, stopping_criteria=criteria or None, **sampling,
-                **({"streamer": streamer} if streamer is not None else {}),
-            )
-        new = out[:, width:]
+            if beams == 1 and n == 1 and not params.do_sample and streamer is None:
+                new = _greedy_pruned(model, tokenizer, ids.to(device), mask.to(device), width, params, criteria,
+                                     pad_id)
+            else:
+                new = model.generate(
+                    input_ids=ids.to(device), attention_mask=mask.to(device),
+                    max_new_tokens=params.max_new_tokens, num_beams=beams, num_return_sequences=n,
+                    pad_token_id=pad_id, stopping_criteria=criteria or None, **sampling,
+                    **({"streamer": streamer} if streamer is not None else {}),
+                )[:, width:]
         for row, i in enumerate(idx):
             for tokens in new[row * n:(row + 1) * n]:
                 stats.new_tokens += int((tokens != pad_id).sum())
@@ -221,6 +224,66 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1,
         if progress:
             progress(len(idx))
     return outputs
+
+
+# Finished rows leave a greedy batch every this many new tokens. transformers keeps a finished
+# row in the batch, computing pad tokens, until the batch's longest row ends; on a CPU the
+# step's cost grows with its rows, so a length-sorted batch of FLORES lines otherwise spends
+# about half its steps on rows that are done. 16: a new `generate` call per 16 tokens costs
+# little beside 16 decoding steps.
+PRUNE_EVERY = 16
+
+
+def _greedy_pruned(model, tokenizer, ids, mask, width: int, params, criteria, pad_id: int):
+    """Greedy `generate` in rounds of PRUNE_EVERY tokens; between rounds the rows that ended
+    (EOS or a stopping criterion, found as `generate` finds them) leave the batch and its KV
+    cache (`batch_select_indices`), and the rest continue from the cache. Greedy decoding is
+    per row, so each row gets the tokens one `generate` over the whole batch gives it; the
+    result is padded with `pad_id` as `generate` pads: [rows, new tokens]."""
+    import torch
+
+    eos = model.generation_config.eos_token_id
+    eos = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+    rows = list(range(ids.shape[0]))
+    done: dict[int, torch.Tensor] = {}
+    cache, made = None, 0
+    while rows:
+        start = ids.shape[1]
+        out = model.generate(input_ids=ids, attention_mask=mask, cache=cache,
+                             max_new_tokens=min(PRUNE_EVERY, params.max_new_tokens - made), do_sample=False,
+                             num_beams=1, pad_token_id=pad_id, stopping_criteria=criteria or None,
+                             return_dict_in_generate=True)
+        ids, cache = out.sequences, out.cache
+        made += ids.shape[1] - start
+        keep = []
+        for r, row in enumerate(rows):
+            if made < params.max_new_tokens and not _ended(ids[r], start, criteria, eos):
+                keep.append(r)
+            else:
+                done[row] = ids[r, width:]
+        if not keep:
+            break
+        if len(keep) < len(rows):
+            select = torch.tensor(keep, device=ids.device)
+            cache.batch_select_indices(select)
+            ids, mask = ids[select], mask[select]
+        rows = [rows[r] for r in keep]
+        # a running row has no pad among its new tokens: they all count
+        mask = torch.cat([mask, torch.ones(len(rows), ids.shape[1] - mask.shape[1], dtype=mask.dtype,
+                                           device=mask.device)], dim=1)
+    padded = torch.full((len(done), max(len(t) for t in done.values())), pad_id, dtype=torch.long, device=ids.device)
+    for row, tokens in done.items():
+        padded[row, :len(tokens)] = tokens
+    return padded
+
+
+def _ended(sequence, start: int, criteria, eos: set[int]) -> bool:
+    """Whether `generate` finished this row among its tokens from `start` on: at an EOS token
+    or where a stopping criterion holds (after which it pads)."""
+    for end in range(start, len(sequence)):
+        if int(sequence[end]) in eos or any(bool(c(sequence[None, :end + 1], None)[0]) for c in criteria):
+            return True
+    return False
 
 
 def _generate_vllm(llm, prompts, params, stats, n: int = 1) -> list[list[str]]:
