@@ -137,3 +137,28 @@ def test_preferences_as_conversations_are_taken_whole(tmp_path):
     assert report["examples"] == report["taken_whole"] == 1
     assert [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] == \
         [{"prompt": turn, "chosen": "4", "rejected": "5"}]
+
+
+def test_flores_plus_mandarin_configs_answer_for_zho_codes(tmp_path, monkeypatch):
+    """FLORES+ keeps Mandarin under cmn_Hans / cmn_Hant: `hf:` data asked for zho_Hans (the
+    registry's and FLORES-200's code) read that config; a code it lacks fails in one line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lingualift.core import assets
+    from lingualift.core.io import InputError
+    from lingualift.corpora.sources import load_pair
+
+    lines = {"eng_Latn": ["Hello.", "Thank you."], "cmn_Hans": ["你好。", "谢谢。"]}
+    configs = []
+    for code, text in lines.items():
+        (tmp_path / "dev").mkdir(exist_ok=True)
+        pq.write_table(pa.table({"id": [1, 2], "text": text}), tmp_path / "dev" / f"{code}.parquet")
+        configs.append(f"- config_name: {code}\n  data_files:\n  - split: dev\n    path: dev/{code}.parquet")
+    (tmp_path / "README.md").write_text("---\nconfigs:\n" + "\n".join(configs) + "\n---\n")
+    monkeypatch.setattr(assets, "hub_snapshot", lambda name, kind: tmp_path)
+    src, tgt = load_pair("hf:openlanguagedata/flores_plus", "eng_Latn", "zho_Hans", "dev", None)
+    assert src.lines == ("Hello.", "Thank you.") and tgt.lines == ("你好。", "谢谢。")
+    assert tgt.origin == "hf:openlanguagedata/flores_plus/cmn_Hans/dev"
+    with pytest.raises(InputError, match="has no config zho_Hant \\(nor cmn_Hant\\); it has cmn_Hans"):
+        load_pair("hf:openlanguagedata/flores_plus", "eng_Latn", "zho_Hant", "dev", None)

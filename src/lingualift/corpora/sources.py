@@ -4,7 +4,8 @@
 of line-aligned `DIR/<code>.txt` files, one split only, is read the same way),
 `tsv:SRC_FILE,TGT_FILE` (two aligned plain files) or `tsv:FILE.tsv` (two tab-separated
 columns), and `hf:NAME` (a hub dataset with one config per FLORES code and a `text` or
-`sentence` column, e.g. openlanguagedata/flores_plus).
+`sentence` column, e.g. openlanguagedata/flores_plus, whose Mandarin configs cmn_Hans /
+cmn_Hant answer for zho_Hans / zho_Hant).
 """
 
 from __future__ import annotations
@@ -77,6 +78,26 @@ def _flores_file(directory: Path, code: str, split: str) -> Path:
     raise InputError(f"no FLORES file for {code} split {split} (expected {code}.{split} or {code}.txt)", directory)
 
 
+# FLORES+ (openlanguagedata/flores_plus) names Mandarin by its ISO 639-3 code, cmn_Hans and
+# cmn_Hant, where FLORES-200, NLLB and this registry use the macrolanguage's zho_Hans and
+# zho_Hant; a config missing under one name is looked up under the other.
+HUB_CONFIG_ALIASES = {"zho_Hans": "cmn_Hans", "zho_Hant": "cmn_Hant"}
+HUB_CONFIG_ALIASES |= {v: k for k, v in HUB_CONFIG_ALIASES.items()}
+
+
+def hub_config(configs: list[str], code: str, name: str) -> str:
+    """The config of a per-language hub dataset that holds `code`: itself, or its alias."""
+    if code in configs or not configs:
+        return code
+    alias = HUB_CONFIG_ALIASES.get(code)
+    if alias in configs:
+        return alias
+    langs = {c.split("_")[0] for c in (code, alias) if c}
+    near = [c for c in configs if c.split("_")[0] in langs][:8]
+    raise InputError(f"hub dataset {name} has no config {code}" + (f" (nor {alias})" if alias else "")
+                     + (f"; it has {', '.join(near)}" if near else ""))
+
+
 def _hub_side(name: str, code: str, split: str) -> Side:
     try:
         import datasets
@@ -84,14 +105,16 @@ def _hub_side(name: str, code: str, split: str) -> Side:
         raise InputError("hf: data need the datasets package (`pip install datasets`)") from None
     from lingualift.core import assets
 
+    snapshot = str(assets.hub_snapshot(name, kind="dataset"))
+    config = hub_config(datasets.get_dataset_config_names(snapshot), code, name)
     try:
-        ds = datasets.load_dataset(str(assets.hub_snapshot(name, kind="dataset")), code, split=split)
+        ds = datasets.load_dataset(snapshot, config, split=split)
     except (ValueError, FileNotFoundError) as err:
-        raise InputError(f"hub dataset {name} has no config {code} / split {split} ({err})") from None
+        raise InputError(f"hub dataset {name} has no config {config} / split {split} ({err})") from None
     column = next((c for c in ("text", "sentence") if c in ds.column_names), None)
     if column is None:
         raise InputError(f"hub dataset {name} has no text or sentence column: {ds.column_names}")
-    return Side(tuple(ds[column]), f"hf:{name}/{code}/{split}")
+    return Side(tuple(ds[column]), f"hf:{name}/{config}/{split}")
 
 
 def load_side(data: str, code: str, split: str, role: str) -> Side:
