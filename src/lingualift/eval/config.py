@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from lingualift.core.config import CommaList, StrictModel
+from lingualift.core.config import CommaList, Dtype, StrictModel
 from lingualift.quality.config import DecodingSettings
 
 
@@ -40,3 +40,4 @@ class PplSettings(StrictModel):
                                                            "model's context)")
     stride: Optional[int] = Field(None, ge=1, description="tokens between windows (default: half a window)")
     batch_size: int = Field(16, ge=1, description="sequences per forward pass")
+    dtype: Dtype = "auto"

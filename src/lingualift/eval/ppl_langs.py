@@ -43,7 +43,7 @@ def run(settings: PplSettings, *, model: str, data: str, out: str, progress: Pro
     from lingualift.inference import models
 
     codes = languages.resolve_many(settings.langs, default_all=True)
-    loaded, tokenizer = models.load(model)
+    loaded, tokenizer = models.load(model, settings.dtype)
     per_lang = measure(loaded, tokenizer, data, codes, lines=settings.lines, split=settings.split,
                        batch_size=settings.batch_size, window=settings.window, stride=settings.stride,
                        progress_factory=progress)

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from lingualift.core.config import StrictModel
+from lingualift.core.config import Dtype, StrictModel
 from lingualift.inference.generate import GenerationParams
 
 # The choices, named once: the request schema of `serve` and decoding.py use these too.
@@ -35,7 +35,7 @@ class DecodingSettings(StrictModel):
     seed: int = Field(0, description="seed for sampling and few-shot selection")
     engine: Literal["auto", "hf", "vllm"] = Field("auto", description="auto (vllm when installed and a GPU is "
                                                                       "present) | hf | vllm")
-    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto (bf16 on GPU, fp32 on CPU)")
+    dtype: Dtype = "auto"
 
     def generation(self) -> GenerationParams:
         return GenerationParams(max_new_tokens=self.max_new_tokens, num_beams=self.num_beams,

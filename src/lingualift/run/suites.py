@@ -65,7 +65,7 @@ def _perplexity(ctx: Context, models: dict[str, str], langs: dict[str, str], pat
     texts = {code: heldout(e.data, code, e.ppl_lines) for code in langs}
     result: dict = {code: {"suite": suite} for code, suite in langs.items()}
     for role, spec in models.items():
-        model, tokenizer = loader.load(spec)
+        model, tokenizer = loader.load(spec, e.dtype)
         for code, lines in texts.items():
             result[code][role] = nll(model, tokenizer, lines, per_line=True)
     for roles in result.values():
@@ -92,7 +92,8 @@ def _tasks(ctx: Context, models: dict[str, str], names: list[str], langs: list[s
     names = [name for name in names if wanted & {flores_code(lang) for lang in task_langs(name, root)}]
     if not names:
         return None
-    settings = TasksSettings(tasks=names, langs=list(langs), limit=e.tasks_limit, batch_size=e.batch_size)
+    settings = TasksSettings(tasks=names, langs=list(langs), limit=e.tasks_limit, batch_size=e.batch_size,
+                             dtype=e.dtype)
     previous = None
     for role, spec in models.items():
         results = run_tasks(settings, model=spec, data=root, out=folders[role], progress=ctx.progress)

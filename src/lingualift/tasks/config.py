@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from lingualift.core.config import CommaList, StrictModel
+from lingualift.core.config import CommaList, Dtype, StrictModel
 
 ALL_TASKS = ["xnli", "xcopa", "pawsx", "xwinograd", "sib200", "belebele", "mgsm"]
 # A run's default suites: the multiple-choice tasks (MGSM's chain-of-thought generation costs
@@ -25,3 +25,4 @@ class TasksSettings(StrictModel):
     format: Literal["lm-eval", "llamax"] = Field("lm-eval", description="lm-eval (lm-evaluation-harness prompts) "
                                                  "or llamax (Alpaca instruction prompts; xnli, xcopa, sib200, mgsm)")
     batch_size: int = Field(8, ge=1, description="sequences per forward pass / generation batch")
+    dtype: Dtype = "auto"

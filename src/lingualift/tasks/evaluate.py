@@ -104,7 +104,7 @@ def evaluate(settings: TasksSettings, *, model: str, data: str | Path, out: str 
         raise InputError("task data folder not found (set --data or LINGUALIFT_TASKS_DATA)", root)
     names, shots, limit, fmt, batch_size = s.tasks, s.shots, s.limit, s.format, s.batch_size
     langs = set(resolve_many(s.langs)) or None
-    meta = {"model": model_spec, "data": str(root), "shots": shots, "limit": limit, "format": fmt}
+    meta = {"model": model_spec, "data": str(root), "shots": shots, "limit": limit, "format": fmt, "dtype": s.dtype}
     fingerprint = digest(meta)
     # Every item is read before the model loads: a bad file or missing hub copy fails in a second.
     work = []
@@ -116,7 +116,7 @@ def evaluate(settings: TasksSettings, *, model: str, data: str | Path, out: str 
         work.append((name, lang, k, path, None if done else module.load(root, lang, k, fmt)[:limit]))
     model = tokenizer = None
     if any(items is not None for *_, items in work):
-        model, tokenizer = models.load(model_spec)
+        model, tokenizer = models.load(model_spec, s.dtype)
         model.eval()
     results: dict = {"tasks": {}}
     for name, lang, k, path, items in work:

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from lingualift.core.config import CommaList, StrictModel
+from lingualift.core.config import CommaList, Dtype, StrictModel
 
 
 class AnalyzeSettings(StrictModel):
@@ -33,4 +33,4 @@ class ExpandSettings(StrictModel):
     compare: CommaList = Field(default_factory=lambda: ["random"], description="other inits measured in the "
                                                                                "effect report ('' for none)")
     seed: int = Field(0, description="seed of the random init")
-    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto (bf16 on GPU, fp32 on CPU)")
+    dtype: Dtype = "auto"
