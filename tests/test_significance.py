@@ -17,6 +17,7 @@ import pytest
 from lingualift.core.io import InputError, read_lines
 from lingualift.eval.config import TranslateSettings
 from lingualift.eval.translate import run
+from lingualift.lang import langid
 from lingualift.metrics import significance as sig
 from lingualift.metrics.base import Options
 from lingualift.run import report as run_report
@@ -207,7 +208,7 @@ def test_eval_translate_compare_end_to_end(flores, tmp_path):
     """tiny, 2 directions x 20 lines: a run with a shorter generation limit is the baseline."""
     io = {"model": "tiny", "data": f"flores:{flores}"}
     settings = TranslateSettings(directions="eng_Latn-swh_Latn,swh_Latn-eng_Latn", limit=20, max_new_tokens=16,
-                                 batch_size=20, metrics=["chrf++", "bleu", "ter"])
+                                 batch_size=20, metrics=["chrf++", "bleu", "ter", "off_target"])
     base, new = tmp_path / "base", tmp_path / "new"
     run(settings.model_copy(update={"max_new_tokens": 4}), **io, out=str(base))
     # tiny's random weights score 0 both times: one baseline direction gets good translations
@@ -218,12 +219,19 @@ def test_eval_translate_compare_end_to_end(flores, tmp_path):
     tests = results["comparison"]["significance"]
     assert set(tests) == {"eng_Latn-swh_Latn", "swh_Latn-eng_Latn"}
     for direction, per_metric in tests.items():
-        assert set(per_metric) == {"chrf++", "bleu", "ter"}
+        assert set(per_metric) == {"chrf++", "bleu", "ter", "off_target"}
         hyps = {role: read_lines(folder / "directions" / direction / "hyp.txt", allow_empty=True)
                 for role, folder in (("base", base), ("new", new))}
         refs = read_lines(flores / f"{direction.split('-')[1]}.dev")[:20]
         expected = sig.corpus_test("chrf++", hyps["base"], hyps["new"], refs, direction.split("-")[1]).as_dict()
         assert per_metric["chrf++"] == expected
+        # the off-target rate: a bootstrap over the per-line verdicts, its point values the reported rates
+        flags = {role: [float(langid.is_off_target(h, direction.split("-")[1])) for h in lines]
+                 for role, lines in hyps.items()}
+        assert per_metric["off_target"] == sig.segment_test("off_target", flags["base"], flags["new"],
+                                                            scale=100.0).as_dict()
+        assert per_metric["off_target"]["system"] == pytest.approx(
+            next(r for r in results["directions"] if r["direction"] == direction)["scores"]["off_target"]["score"])
         assert per_metric["chrf++"]["system"] == pytest.approx(
             next(r for r in results["directions"] if r["direction"] == direction)["scores"]["chrf++"]["score"])
     assert tests["eng_Latn-swh_Latn"]["chrf++"]["significant"] and tests["eng_Latn-swh_Latn"]["chrf++"]["delta"] < -20

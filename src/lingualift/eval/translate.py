@@ -22,6 +22,7 @@ from lingualift.eval import translation_report as report
 from lingualift.eval.config import TranslateSettings
 from lingualift.inference.generate import GenerationParams, Generator, load_generator
 from lingualift.inference.prompts import Example, get_template, select_examples
+from lingualift.lang import langid
 from lingualift.metrics import DEFAULT_METRICS, Options, check_names, score_all
 from lingualift.metrics import significance as sig
 from lingualift.quality import decoding
@@ -184,7 +185,8 @@ def _significance(jobs: list[_Job], records: list[dict], previous: dict, folder:
                   metrics) -> dict[str, dict[str, dict]]:
     """Paired tests of each direction both runs have, on the same source lines: the baseline's
     hyp.txt against this run's, both scored on this run's references. chrF++ and BLEU always,
-    spBLEU and TER when this run measures them. Kept per direction in significance.json,
+    spBLEU and TER when this run measures them; COMET and the off-target rate by a paired
+    bootstrap over lines when measured. Kept per direction in significance.json,
     keyed by everything that makes the numbers, so a re-run of the report recomputes nothing."""
     before = {r["direction"]: r for r in previous["directions"]}
     names = [m for m in sig.CORPUS_METRICS if m in ("chrf++", "bleu") or m in metrics]
@@ -220,6 +222,10 @@ def _significance(jobs: list[_Job], records: list[dict], previous: dict, folder:
             a, b = ([float(x) for x in read_lines(path)] for path in comet)
             if len(a) == len(b) == record["n"]:
                 out[record["direction"]]["comet"] = sig.segment_test("comet", a, b).as_dict()
+        if "off_target" in metrics:
+            # a rate of per-line verdicts (metrics/off_target's rule): bootstrapped over lines like COMET
+            flags = ([float(langid.is_off_target(h, job.tgt)) for h in hyps] for hyps in (baseline, system))
+            out[record["direction"]]["off_target"] = sig.segment_test("off_target", *flags, scale=100.0).as_dict()
     return out
 
 
