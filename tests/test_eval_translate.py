@@ -53,6 +53,12 @@ def test_eval_translate_end_to_end_with_cache_and_compare(flores, tmp_path):
     assert again["meta"]["engine"] == "hf" and again["meta"]["cached_directions"] == 3  # how they were made, kept
     assert all(d["made_by"]["command"] == results["directions"][0]["made_by"]["command"] for d in again["directions"])
     assert again["directions"] == results["directions"]
+    # the chat template renders with the model's tokenizer: a re-run with every direction cached records it
+    chat = settings.model_copy(update={"template": "chat", "directions": "-".join(DIRECTIONS[0]), "limit": 2,
+                                       "max_new_tokens": 4})
+    made = run(chat, **io, out=str(tmp_path / "chat"))
+    assert run(chat, **io, out=str(tmp_path / "chat"))["meta"]["template"] == made["meta"]["template"]
+    assert made["meta"]["template"]["name"] == "chat"
 
     other = tmp_path / "eval2"
     first = settings.model_copy(update={"directions": "-".join(DIRECTIONS[0])})

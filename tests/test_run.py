@@ -76,7 +76,7 @@ def _recipe(shared, tmp_path, **changes) -> str:
 
 def _statuses(stdout: str) -> dict:
     return {line.split()[0]: line.split()[1] for line in stdout.splitlines()
-            if line.split()[:1] and line.split()[0] in ("vocab", "data", "cpt", "sft", "dpo", "eval", "report")}
+            if line.split()[:1] and line.split()[0] in ("vocab", "data", "cpt", "sft", "dpo", "grpo", "eval", "report")}
 
 
 def test_cache_invalidate_resume(shared, tmp_path):
@@ -207,3 +207,30 @@ def test_variants_share_stages_and_gates_end_the_run_with_status_3(shared, tmp_p
 
     again = run_cli("run", path)  # nothing to do, and the gate still fails
     assert again.returncode == 3 and set(_statuses(again.stdout).values()) == {"done"}
+
+
+def test_grpo_stage_draws_its_records_from_sources_and_trains(shared, tmp_path):
+    """A recipe's grpo stage: parallel records from a data-build source (both directions,
+    `examples` of them), TRL's GRPOTrainer for max_steps with the reward terms logged; a re-run
+    does nothing."""
+    tatoeba = [str(shared / "tatoeba" / "eng-swa" / f"tatoeba-test-v2021-08-07.{x}") for x in ("eng", "swa")]
+    recipe = {"name": "g", "runs": str(tmp_path / "runs"), "model": "tiny", "langs": ["swh_Latn"],
+              "grpo": {"data": {"sources": [{"type": "pairs", "paths": tatoeba, "src_lang": "eng_Latn",
+                                             "tgt_lang": "swh_Latn"}], "examples": 16},
+                       "max_steps": 2, "batch_size": 4, "num_generations": 4, "max_completion_length": 8,
+                       "template": "llamax-alpaca", "logging_steps": 1, "report_to": []}}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    first = run_cli("run", str(path))
+    assert first.returncode == 0, first.stderr
+    assert _statuses(first.stdout) == {"grpo": "run", "report": "run"}
+    stage = tmp_path / "runs" / "g" / "grpo"
+    records = [json.loads(line) for line in (stage / "data.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 16 and {r["src_lang"] for r in records} == {"eng_Latn", "swh_Latn"}
+    pairs = set(zip(*(open(p, encoding="utf-8").read().splitlines() for p in tatoeba)))
+    assert all((r["src"], r["tgt"]) in pairs or (r["tgt"], r["src"]) in pairs for r in records)
+    manifest = json.loads((stage / "train" / "manifest.json").read_text())
+    assert manifest["steps"] == 2 and "rewards/chrf/mean" in manifest["rewards"]
+    assert json.loads((stage / "outputs.json").read_text())["model"] == str(stage / "model")
+    again = run_cli("run", str(path))
+    assert again.returncode == 0 and set(_statuses(again.stdout).values()) == {"done"}

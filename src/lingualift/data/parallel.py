@@ -1,11 +1,18 @@
-"""Parallel data as the instruction and preference builders see it: pairs grouped by direction,
-and a degraded translation to stand for a bad one."""
+"""Parallel data as the instruction, preference and GRPO builders see it: pairs grouped by
+direction, a degraded translation to stand for a bad one, and plain parallel records."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
+from pathlib import Path
+from typing import Optional
 
+from pydantic import Field
+
+from lingualift.core.config import StrictModel
+from lingualift.core.io import InputError, atomic_path, check_output
 from lingualift.data.config import Source
 from lingualift.lang.languages import english_name
 
@@ -56,3 +63,35 @@ def language_names(src: str, tgt: str) -> dict:
     return {"src": english_name(src), "tgt": english_name(tgt)}
 
 
+
+
+class PairsConfig(StrictModel):
+    """Parallel records (DESIGN.md: `src, tgt, src_lang, tgt_lang`) drawn from data-build
+    sources: what a recipe's `grpo` stage learns from, so it names corpora as `sft` does."""
+
+    sources: list[Source] = Field(..., min_length=1, description="parallel data, as in `data build`")
+    examples: Optional[int] = Field(None, ge=1, description="records to keep after shuffling (default: all)")
+    both_directions: bool = Field(True, description="each pair in both directions")
+    seed: int = Field(0, description="seed of the shuffle")
+
+    def inputs(self) -> list[str]:
+        return [p for source in self.sources for p in source.inputs()]
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return [d for source in self.sources for d in source.hub_datasets()]
+
+
+def build_pairs(cfg: PairsConfig, out: str | Path) -> dict:
+    """Write the records as JSONL (all or none: an unreadable source line stops before writing)."""
+    check_output(out, "file")
+    items = [(d, pair) for d, pairs in by_direction(read_pairs(cfg.sources), cfg.both_directions).items()
+             for pair in pairs]
+    if not items:
+        raise InputError("grpo data: the sources hold no parallel pairs (give pairs, tsv, flores pairs or jsonl "
+                         "records with src and tgt)")
+    random.Random(cfg.seed).shuffle(items)
+    records = [{"src": a, "tgt": b, "src_lang": src, "tgt_lang": tgt}
+               for (src, tgt), (a, b) in items[:cfg.examples]]
+    with atomic_path(out) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return {"examples": len(records)}

@@ -21,7 +21,7 @@ from lingualift.corpora import sources
 from lingualift.eval import translation_report as report
 from lingualift.eval.config import TranslateSettings
 from lingualift.inference.generate import GenerationParams, Generator, load_generator
-from lingualift.inference.prompts import Example, get_template, select_examples
+from lingualift.inference.prompts import CHAT_USER, Example, get_template, select_examples
 from lingualift.lang import langid
 from lingualift.metrics import DEFAULT_METRICS, Options, check_names, score_all
 from lingualift.metrics import significance as sig
@@ -133,8 +133,8 @@ def run(settings: TranslateSettings, *, model: str, data: str, out: str, compare
 
         mt.check(model, [(job.src, job.tgt) for job in todo])
     generator = load_generator(model, s.engine, s.dtype) if todo else None
-    if template is None:
-        template = get_template("chat", generator.tokenizer if generator else None)
+    if template is None and generator is not None:  # chat renders with the tokenizer, loaded only for work left
+        template = get_template("chat", generator.tokenizer)
     records = []
     with bar(progress, "translating", sum(len(j.source.lines) for j in todo)) as advance:
         for job in jobs:
@@ -146,7 +146,8 @@ def run(settings: TranslateSettings, *, model: str, data: str, out: str, compare
     results = {
         "meta": {
             "model": model, "data": data, "split": s.split, "limit": s.limit, "offset": s.offset,
-            "template": {"name": template.name, "source": template.source},
+            "template": {"name": template.name, "source": template.source} if template else
+                        {"name": "chat", "source": CHAT_USER},
             "shots": s.shots, "shot_selection": s.shot_selection if needs_pool else None,
             "decoding": s.generation().as_dict(),
             "engine": ", ".join(sorted({r.get("made_by", {}).get("engine", "unknown") for r in records})),

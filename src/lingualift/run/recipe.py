@@ -2,7 +2,7 @@
 
 Stages run in this order, each optional except the model: `vocab` (expand the tokenizer)
 -> `data` (build CPT shards, packed with the final tokenizer, which is why it follows
-vocab) -> `cpt` -> `sft` -> `dpo` -> `merge` (with the base or an instruct model, the weight
+vocab) -> `cpt` -> `sft` -> `dpo` -> `grpo` (translation rewards) -> `merge` (with the base or an instruct model, the weight
 chosen on dev lines) -> `eval` (base and adapted model, same settings) -> `report`. Each
 stage embeds the settings model of its command unchanged (`vocab expand`'s ExpandSettings,
 `data build`'s DataConfig, `train`'s TrainSettings, `train merge`'s MergeSettings, `eval
@@ -22,6 +22,7 @@ from lingualift.core.fingerprint import spec_paths
 from lingualift.core.io import InputError
 from lingualift.data.config import DataConfig, Source, hub_spec
 from lingualift.data.instructions import InstructionConfig
+from lingualift.data.parallel import PairsConfig
 from lingualift.data.preferences import PreferenceConfig
 from lingualift.eval.config import TranslateSettings
 from lingualift.lang.languages import resolve_many
@@ -31,7 +32,7 @@ from lingualift.train.config import TrainSettings
 from lingualift.train.merge_config import MergeSettings
 from lingualift.vocab.config import ExpandSettings
 
-STAGES = ("vocab", "data", "cpt", "sft", "dpo", "merge", "eval", "report")
+STAGES = ("vocab", "data", "cpt", "sft", "dpo", "grpo", "merge", "eval", "report")
 
 # Keys of earlier recipe versions, and what replaced them: a one-line error, not a silent change.
 RENAMED = {
@@ -101,6 +102,17 @@ class DpoStage(TrainSettings):
         return [] if isinstance(self.data, str) else self.data.hub_datasets()
 
 
+class GrpoStage(TrainSettings):
+    data: Union[str, PairsConfig] = Field(..., description="parallel JSONL/JSON (src, tgt, src_lang, tgt_lang), "
+                                                           "or sources to draw the records from")
+
+    def inputs(self) -> list[str]:
+        return [self.data] if isinstance(self.data, str) else self.data.inputs()
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return [] if isinstance(self.data, str) else self.data.hub_datasets()
+
+
 class RetentionSuite(StrictModel):
     """What the adapted model must not lose: English, measured on base and adapted alike."""
 
@@ -164,6 +176,7 @@ class Recipe(StrictModel):
     cpt: Optional[CptStage] = None
     sft: Optional[SftStage] = None
     dpo: Optional[DpoStage] = None
+    grpo: Optional[GrpoStage] = None
     merge: Optional[MergeStage] = None
     eval: Optional[EvalStage] = None
     gates: list[Gate] = Field(default_factory=list, description="rules the report checks; a failed one ends the "

@@ -102,6 +102,12 @@ def dpo(ctx: Context, folder: Path, resume: bool) -> dict:
     return _train(ctx, "dpo", folder, resume, _built(ctx.recipe.dpo.data, folder, build))
 
 
+def grpo(ctx: Context, folder: Path, resume: bool) -> dict:
+    from lingualift.data.parallel import build_pairs
+
+    return _train(ctx, "grpo", folder, resume, _built(ctx.recipe.grpo.data, folder, build_pairs))
+
+
 def merge(ctx: Context, folder: Path, resume: bool) -> dict:
     """The model so far merged with the recipe's model (or `merge.base`) at the weight its
     dev lines choose; a merge finished before a kill is kept."""
@@ -136,6 +142,7 @@ STAGES = {s.name: s for s in (
     Stage("cpt", ("model", "shards"), ("model",), cpt),
     Stage("sft", ("model",), ("model",), sft),
     Stage("dpo", ("model",), ("model",), dpo),
+    Stage("grpo", ("model",), ("model",), grpo),
     Stage("merge", ("model",), ("model",), merge),
     Stage("eval", ("model",), (), evaluate),
     Stage("report", (), (), report),
