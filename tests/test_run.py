@@ -15,7 +15,8 @@ import yaml
 from conftest import ROOT, run_cli
 
 RECIPES = ["demo", "demo-sample", "llamax", "sambalingo", "tower",
-           *(f"ablations/{p.stem}" for p in sorted((ROOT / "recipes" / "ablations").glob("*.yaml")))]
+           *(f"{p.parent.name}/{p.stem}" for folder in ("ablations", "experiments")
+             for p in sorted((ROOT / "recipes" / folder).glob("*.yaml")))]
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -234,3 +235,67 @@ def test_grpo_stage_draws_its_records_from_sources_and_trains(shared, tmp_path):
     assert json.loads((stage / "outputs.json").read_text())["model"] == str(stage / "model")
     again = run_cli("run", str(path))
     assert again.returncode == 0 and set(_statuses(again.stdout).values()) == {"done"}
+
+
+def test_a_local_model_folder_joins_the_fingerprints(tmp_path):
+    """A recipe that starts from another run's model (recipes/experiments/*): retraining that
+    model changes every stage's fingerprint and the base evaluation's key, a preset name does not."""
+    from lingualift.run.recipe import Recipe
+    from lingualift.run.runner import plan
+
+    model = tmp_path / "sft" / "model"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    recipe = Recipe(name="x", runs=str(tmp_path / "runs"), model=str(model), langs=["swh_Latn"],
+                    grpo={"data": str(tmp_path / "pairs.jsonl")})
+    before = [step.fingerprint for step in plan(recipe)]
+    (model / "config.json").write_text('{"retrained": true}')
+    after = [step.fingerprint for step in plan(recipe)]
+    assert all(a != b for a, b in zip(before, after))
+    preset = recipe.model_copy(update={"model": "tiny"})
+    assert preset.model_files() == [] and recipe.model_files() == [str(model)]
+
+
+def test_synth_stage_back_translates_in_rounds_and_feeds_sft(shared, tmp_path):
+    """Iterative back-translation in a recipe: round 1 translates Swahili with the model so far,
+    its pairs train a round SFT that is scored on the held-out lines and translates round 2;
+    the last round's pairs are in the sft stage's data, and the report shows the rounds."""
+    flores = shared / "flores200"
+    pairs = {"type": "flores", "path": str(flores), "pairs": ["eng_Latn-swh_Latn"], "lines": "0:40"}
+    recipe = {"name": "s", "runs": str(tmp_path / "runs"), "model": "tiny", "langs": ["swh_Latn"],
+              "synth": {"sources": [{"type": "flores", "path": str(flores), "langs": ["swh_Latn"], "lines": "40:56"}],
+                        "lang": "swh_Latn", "rounds": 2, "template": "llamax-alpaca", "max_new_tokens": 12,
+                        "batch_size": 16,
+                        # tiny's random weights write no English: keep its pairs so the rounds have data
+                        "filters": {"language": False, "repetition": False, "max_length_ratio": 100, "dedup": False}},
+              "sft": {"data": {"sources": [pairs], "tasks": {"translation": 24}}, "template": "llamax-alpaca",
+                      "lr": 1e-3, "max_steps": 2, "batch_size": 4, "max_length": 512, "report_to": []},
+              "eval": {"data": f"flores:{flores}", "directions": "eng_Latn-swh_Latn", "offset": 800, "limit": 4,
+                       "template": "llamax-alpaca", "metrics": ["chrf++"], "max_new_tokens": 8, "tasks": [],
+                       "retention": {"ppl": False, "tasks": []}}}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    proc = run_cli("run", str(path))
+    assert proc.returncode == 0, proc.stderr
+    run = tmp_path / "runs" / "s"
+    rounds = json.loads((run / "synth" / "rounds.json").read_text())
+    assert [r["round"] for r in rounds] == [1, 2] and rounds[0]["model"] == "tiny"
+    assert rounds[1]["model"] == str(run / "synth" / "round-1" / "model")  # round 2 translates with round 1's SFT
+    assert rounds[0]["texts"] == 16 and rounds[0]["pairs"] == 16 and "eng_Latn-swh_Latn" in rounds[0]["heldout"]
+    assert all(r["pairs"] + sum(r["removed"].values()) == 16 for r in rounds)  # each text kept or counted
+    synthetic = [json.loads(line) for line in (run / "synth" / "round-1" / "pairs.jsonl").read_text().splitlines()]
+    assert all(r["meta"]["synthetic"]["round"] == 1 and r["src_lang"] == "eng_Latn" for r in synthetic)
+    swahili = set((flores / "swh_Latn.dev").read_text(encoding="utf-8").splitlines()[40:56])
+    assert {r["tgt"] for r in synthetic} == swahili  # back-translation: the target side is human text
+    round_sft = (run / "synth" / "round-1" / "data.jsonl").read_text(encoding="utf-8")
+    assert any(json.dumps(r["tgt"], ensure_ascii=False)[1:-1] in round_sft for r in synthetic)
+    # the sft stage reads the last round's pairs as one more source
+    sources = json.loads((run / "sft" / "data.jsonl.report.json").read_text())["config"]["sources"]
+    assert sources[-1]["name"] == "synthetic" and sources[-1]["path"] == str(run / "synth" / "round-2" / "pairs.jsonl")
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert len(summary["synth"]) == 2 and "eng_Latn-swh_Latn" in summary["synth"][1]["heldout"]
+    assert "Back-translation rounds" in (run / "report" / "report.html").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**recipe, "sft": {**recipe["sft"], "data": "file.jsonl"}}, sort_keys=False))
+    refused = run_cli("run", str(bad), "--dry-run")
+    assert refused.returncode == 2 and "sft.data" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1

@@ -2,7 +2,8 @@
 
 Stages run in this order, each optional except the model: `vocab` (expand the tokenizer)
 -> `data` (build CPT shards, packed with the final tokenizer, which is why it follows
-vocab) -> `cpt` -> `sft` -> `dpo` -> `grpo` (translation rewards) -> `merge` (with the base or an instruct model, the weight
+vocab) -> `cpt` -> `synth` (back-translated pairs for SFT, in rounds) -> `sft` -> `dpo` -> `grpo`
+(translation rewards) -> `merge` (with the base or an instruct model, the weight
 chosen on dev lines) -> `eval` (base and adapted model, same settings) -> `report`. Each
 stage embeds the settings model of its command unchanged (`vocab expand`'s ExpandSettings,
 `data build`'s DataConfig, `train`'s TrainSettings, `train merge`'s MergeSettings, `eval
@@ -24,6 +25,7 @@ from lingualift.data.config import DataConfig, Source, hub_spec
 from lingualift.data.instructions import InstructionConfig
 from lingualift.data.parallel import PairsConfig
 from lingualift.data.preferences import PreferenceConfig
+from lingualift.data.synth import SynthConfig
 from lingualift.eval.config import TranslateSettings
 from lingualift.lang.languages import resolve_many
 from lingualift.run.gates import Gate
@@ -32,7 +34,7 @@ from lingualift.train.config import TrainSettings
 from lingualift.train.merge_config import MergeSettings
 from lingualift.vocab.config import ExpandSettings
 
-STAGES = ("vocab", "data", "cpt", "sft", "dpo", "grpo", "merge", "eval", "report")
+STAGES = ("vocab", "data", "cpt", "synth", "sft", "dpo", "grpo", "merge", "eval", "report")
 
 # Keys of earlier recipe versions, and what replaced them: a one-line error, not a silent change.
 RENAMED = {
@@ -73,6 +75,19 @@ class CptStage(TrainSettings):
 
     def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
         return _spec_datasets(self.eval_data)
+
+
+class SynthStage(SynthConfig):
+    model: Optional[str] = Field(None, description="the model that translates in round 1 (default: the model so "
+                                                   "far, after cpt)")
+    rounds: int = Field(1, ge=1, description="iterative back-translation: round k translates with the model the "
+                                             "SFT of round k-1 made; the last round's pairs go to the sft stage")
+
+    def inputs(self) -> list[str]:
+        return [*_source_inputs(self.sources), *([self.model] if self.model and Path(self.model).exists() else [])]
+
+    def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
+        return [d for source in self.sources for d in source.hub_datasets()]
 
 
 class SftStage(TrainSettings):
@@ -174,6 +189,7 @@ class Recipe(StrictModel):
     vocab: Optional[VocabStage] = None
     data: Optional[DataConfig] = None
     cpt: Optional[CptStage] = None
+    synth: Optional[SynthStage] = None
     sft: Optional[SftStage] = None
     dpo: Optional[DpoStage] = None
     grpo: Optional[GrpoStage] = None
@@ -196,6 +212,9 @@ class Recipe(StrictModel):
     def _shape(self) -> Recipe:
         if self.cpt is not None and self.data is None:
             raise ValueError("cpt needs a data stage (the shards it trains on)")
+        if self.synth is not None and (self.sft is None or isinstance(self.sft.data, str)):
+            raise ValueError("synth: its pairs join the sources of sft.data, which must be a `data sft` config "
+                             "(sources: ...), not a file")
         if self.merge is not None and self.merge.data is None:
             if self.eval is None:
                 raise ValueError("merge needs data: (flores:DIR, whose dev lines choose the weight) without an eval stage")
@@ -204,6 +223,11 @@ class Recipe(StrictModel):
 
     def stages(self) -> list[str]:
         return [s for s in STAGES if s == "report" or getattr(self, s) is not None]
+
+    def model_files(self) -> list[str]:
+        """The model's folder when it is a local one (another run's output): its files' stamps
+        join the fingerprints, so retraining that model re-runs what started from it."""
+        return [self.model] if Path(self.model).is_dir() else []
 
     def folder(self) -> Path:
         return Path(self.runs) / self.name / (self.variant or "")

@@ -4,7 +4,8 @@ Before/after translation scores per direction (base model against adapted, same 
 each change with its 95% CI and p-value from the paired test the adapted evaluation ran
 against the base one (`comparison.significance` of adapted/results.json); what was learned
 (target suite) beside what was forgotten (retention suite: English perplexity and tasks),
-each delta with its paired test; the recipe's gates, a failed one in red; fertility change
+each delta with its paired test; the recipe's gates, a failed one in red; each back-translation
+round's pairs, removals and held-out chrF++; fertility change
 from vocabulary expansion, the loss curves of every training stage (embedded PNGs), and
 links to every artefact. `summary` gives the numbers (also saved as summary.json); `render`
 returns the page; neither writes.
@@ -52,6 +53,12 @@ def summary(outputs: dict[str, dict], gates: list | None = None) -> dict:
                                   "change": round(f["change"], 4)}
     if vocab:
         out["vocab"] = {"added": vocab["added"], **vocab["vocab"]}
+    rounds = outputs.get("synth", {}).get("rounds")
+    if rounds and Path(rounds).is_file():  # iterative back-translation: each round's pairs and held-out chrF++
+        out["synth"] = json.loads(Path(rounds).read_text(encoding="utf-8"))
+        if out["synth"] and out["translation"]:  # the last round's SFT is the eval stage's adapted model
+            out["synth"][-1]["heldout"] = {d: {"chrf++": s["chrf++"]["adapted"]} for d, s in out["translation"].items()
+                                           if "chrf++" in s}
     out["gates"] = check(gates or [], out)
     return out
 
@@ -118,14 +125,14 @@ def render(recipe, model: str, numbers: dict, outputs: dict[str, dict], folder: 
                          for m, s in scores.items() if s.get("signature")})
     suites = _suites(numbers)
     fertility = {code: _row(v["before"], v["after"], False) for code, v in numbers["fertility"].items()}
-    curves = [(stage, Path(outputs[stage]["loss_png"]).read_bytes()) for stage in ("cpt", "sft", "dpo")
+    curves = [(stage, Path(outputs[stage]["loss_png"]).read_bytes()) for stage in ("cpt", "sft", "dpo", "grpo")
               if stage in outputs and Path(outputs[stage].get("loss_png", "")).is_file()]
     links = {stage: [os.path.relpath(p, folder) for name, p in sorted(found.items())
                      if name not in ("model", "shards") and Path(p).exists()]
              for stage, found in outputs.items()}
     return render_page("run_report.html.j2", recipe=recipe, model=model, metrics=metrics, translation=translation,
                        signatures=signatures, suites=suites, gates=numbers.get("gates", []), fertility=fertility,
-                       vocab=numbers.get("vocab"),
+                       vocab=numbers.get("vocab"), synth=numbers.get("synth", []),
                        curves=curves,
                        links=links, eval_report=os.path.relpath(outputs["eval"]["adapted_report"], folder)
                        if "eval" in outputs else None)

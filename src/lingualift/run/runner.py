@@ -88,7 +88,7 @@ def _shared(recipe: Recipe, stage: str, fingerprint: str) -> Path | None:
 def plan(recipe: Recipe) -> list[Step]:
     """Each stage with its folder, fingerprint and status; a variant's stage that another
     variant finished with the same fingerprint is done, in that variant's folder."""
-    steps, upstream = [], digest({"model": recipe.model, "langs": recipe.langs})
+    steps, upstream = [], digest({"model": recipe.model, "langs": recipe.langs}, recipe.model_files())
     for stage in recipe.stages():
         inputs = sorted(set(_inputs(recipe, stage)))
         fingerprint = digest({"stage": stage, "settings": _settings(recipe, stage), "upstream": upstream}, inputs)

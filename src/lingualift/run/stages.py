@@ -8,6 +8,7 @@ declared outputs; no stage guesses another's folder layout.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -68,10 +69,11 @@ def _train(ctx: Context, stage: str, folder: Path, resume: bool, data_path: str)
     if not (resume and finished):
         importlib.import_module(f"lingualift.train.{stage}").run(cfg, resume=resume and has_checkpoints,
                                                                  overwrite=not (resume and has_checkpoints))
-    model = folder / "model"
-    if model.exists():
-        shutil.rmtree(model)
-    (folder / "train" / "model").rename(model)
+    model, trained = folder / "model", folder / "train" / "model"
+    if trained.exists():  # else it was moved here before a kill
+        if model.exists():
+            shutil.rmtree(model)
+        trained.rename(model)
     return {"model": _trained_model(folder), "manifest": str(folder / "train" / "manifest.json"),
             "loss_png": str(folder / "train" / "loss.png")}
 
@@ -90,10 +92,69 @@ def _built(spec, folder: Path, builder) -> str:
     return str(path)
 
 
+def _sft_data(ctx: Context, synthetic: str | None):
+    """sft.data, with a synth stage's pairs as one more source."""
+    from lingualift.data.config import Source
+
+    spec = ctx.recipe.sft.data
+    if synthetic is None:
+        return spec
+    return spec.model_copy(update={"sources": [*spec.sources, Source(type="jsonl", path=synthetic,
+                                                                     name="synthetic")]})
+
+
+def synth(ctx: Context, folder: Path, resume: bool) -> dict:
+    """Iterative back-translation. Round 1 translates with synth.model (default: the model so
+    far); each round but the last then trains the recipe's SFT on sft.data plus its pairs, from
+    the model so far, scores that model on the eval stage's held-out lines, and lends it to
+    the next round. The last round's pairs join sft.data in the sft stage. A round whose pairs
+    and SFT were made before a kill is kept."""
+    from lingualift.core.io import write_json
+    from lingualift.data.instructions import build
+    from lingualift.data.synth import SynthConfig
+    from lingualift.data.synth import run as synthesize
+
+    s, start = ctx.recipe.synth, ctx.artifacts["model"]
+    translator, rounds = s.model or start, []
+    for k in range(1, s.rounds + 1):
+        here = folder / f"round-{k}"
+        pairs = here / "pairs.jsonl"
+        manifest_path = Path(f"{pairs}.manifest.json")
+        if not manifest_path.is_file():
+            synthesize(settings_of(s, SynthConfig).model_copy(update={"round": k}), model=translator, out=pairs,
+                       progress=ctx.progress, log=ctx.log)
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        entry = {"round": k, "model": translator, "texts": manifest["texts"], "pairs": manifest["pairs"],
+                 "removed": manifest["removed"], "output": str(pairs)}
+        if k < s.rounds:
+            data = _built(_sft_data(ctx, str(pairs)), here, build)
+            round_ctx = Context(ctx.recipe, {**ctx.artifacts, "model": start}, {}, ctx.log, ctx.progress)
+            translator = _train(round_ctx, "sft", here, resume and (here / "train").is_dir(), data)["model"]
+            if ctx.recipe.eval is not None:
+                entry["heldout"] = _round_scores(ctx, translator, here / "eval")
+        rounds.append(entry)
+        ctx.log(f"synth round {k}: {entry['pairs']} of {entry['texts']} pairs kept, removed {entry['removed']}")
+    write_json(folder / "rounds.json", rounds)
+    return {"synthetic": str(folder / f"round-{s.rounds}" / "pairs.jsonl"), "rounds": str(folder / "rounds.json")}
+
+
+def _round_scores(ctx: Context, model: str, out: Path) -> dict:
+    """A round's SFT model on the eval stage's translation settings and held-out lines: {direction: chrF++}."""
+    from lingualift.eval import translate
+    from lingualift.eval.config import TranslateSettings
+
+    e = ctx.recipe.eval
+    settings = settings_of(e, TranslateSettings)
+    settings = settings.model_copy(update={"langs": settings.langs or ctx.recipe.langs})
+    results = translate.run(settings, model=model, data=e.data, out=str(out), progress=ctx.progress)
+    return {d["direction"]: {"chrf++": d["scores"]["chrf++"]["score"]} for d in results["directions"]
+            if "chrf++" in d["scores"]}
+
+
 def sft(ctx: Context, folder: Path, resume: bool) -> dict:
     from lingualift.data.instructions import build
 
-    return _train(ctx, "sft", folder, resume, _built(ctx.recipe.sft.data, folder, build))
+    return _train(ctx, "sft", folder, resume, _built(_sft_data(ctx, ctx.artifacts.get("synthetic")), folder, build))
 
 
 def dpo(ctx: Context, folder: Path, resume: bool) -> dict:
@@ -140,7 +201,8 @@ STAGES = {s.name: s for s in (
     Stage("vocab", ("model",), ("model",), vocab),
     Stage("data", ("model",), ("shards",), data),
     Stage("cpt", ("model", "shards"), ("model",), cpt),
-    Stage("sft", ("model",), ("model",), sft),
+    Stage("synth", ("model",), ("synthetic",), synth),
+    Stage("sft", ("model", "synthetic"), ("model",), sft),
     Stage("dpo", ("model",), ("model",), dpo),
     Stage("grpo", ("model",), ("model",), grpo),
     Stage("merge", ("model",), ("model",), merge),

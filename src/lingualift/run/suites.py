@@ -33,7 +33,7 @@ def evaluate(ctx: Context, folder: Path, resume: bool) -> dict:
     # The base model's evaluation depends on nothing a recipe trains: it is kept outside the
     # stage, keyed by model and settings, so variants and re-runs after an SFT change reuse it.
     base = Path(recipe.runs) / recipe.name / "base" / digest({"model": recipe.model, "langs": recipe.langs,
-                                                            "eval": e.model_dump(mode="json")})[:12]
+                                                            "eval": e.model_dump(mode="json")}, recipe.model_files())[:12]
     folders = {"base": base / "translation", "adapted": folder / "adapted"}
     for role, spec in models.items():
         translate.run(settings, model=spec, data=e.data, out=str(folders[role]),

@@ -107,6 +107,9 @@ def run(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
     model, tokenizer, peft_config, out, directory = common.prepare(cfg, resume, overwrite)
     examples = [encode(tokenizer, r, cfg.template, cfg.max_length) for r in records]
     examples = [(ids, labels) for ids, labels in examples if any(x != -100 for x in labels)]
+    if not examples:
+        raise InputError(f"no example keeps any of its answer within max_length {cfg.max_length} tokens (the "
+                         "prompts alone are longer): raise max_length", cfg.data)
     if cfg.packing:
         rows = pack_examples(examples, cfg.max_length, tokenizer.pad_token_id)
     else:
