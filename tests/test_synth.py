@@ -83,3 +83,16 @@ def test_bad_input_is_one_line_and_writes_nothing(flores, tmp_path, change, need
     proc = run_cli("data", "synth", "--config", config, "--model", "tiny", "--out", str(out))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and needle in proc.stderr, proc.stderr
     assert not out.exists() and not (tmp_path / "o.jsonl.parts").exists()
+
+
+def test_synthetic_pairs_keep_their_direction_in_sft_dpo_and_grpo_data():
+    """Both directions are drawn from human pairs; a back-translated pair only as English -> target,
+    so no builder teaches the model to write the machine-made side."""
+    from lingualift.data.parallel import by_direction
+
+    human = {"src": "a cat", "tgt": "paka", "src_lang": "eng_Latn", "tgt_lang": "swh_Latn"}
+    synthetic = {"src": "dog", "tgt": "mbwa", "src_lang": "eng_Latn", "tgt_lang": "swh_Latn",
+                 "meta": {"synthetic": {"direction": "back", "round": 1}}}
+    grouped = by_direction([human, synthetic], both=True)
+    assert grouped[("eng_Latn", "swh_Latn")] == [("a cat", "paka"), ("dog", "mbwa")]
+    assert grouped[("swh_Latn", "eng_Latn")] == [("paka", "a cat")]

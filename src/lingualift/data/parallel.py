@@ -50,10 +50,14 @@ def read_pairs(sources: list[Source]) -> list[dict]:
 
 
 def by_direction(pairs: list[dict], both: bool) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """Pairs grouped by direction, each also reversed when `both`; a synthetic pair
+    (`meta.synthetic`, from `data synth`) keeps its own direction: its target side is the one a
+    model should learn to write (human text after back-translation, the teacher's after
+    distillation), its source side is machine-made."""
     out: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     for p in pairs:
         out[p["src_lang"], p["tgt_lang"]].append((p["src"], p["tgt"]))
-        if both:
+        if both and not (p.get("meta") or {}).get("synthetic"):
             out[p["tgt_lang"], p["src_lang"]].append((p["tgt"], p["src"]))
     return out
 
