@@ -1,10 +1,18 @@
-"""Batched, length-sorted generation against one sentence at a time, same model, same lines.
+"""Generation speed: `eval translate`'s engine against the loops users start from, same model, same lines.
 
     python bench/generation.py [--model tiny] [--lines 64] [--max-new-tokens 128] [--batch-size 16]
+    python bench/generation.py --llamax [--model smollm2-135m] [--lines 64] [--max-new-tokens 96]
 
-128 new tokens is about one FLORES sentence for the byte-level tiny model.
-Prints lines/s and tokens/s for both engines' settings and the speed-up. Outputs are
-checked to be identical (greedy decoding), so the speed-up costs nothing in quality.
+Default: batched, length-sorted generation against one sentence at a time (128 new tokens is
+about one FLORES sentence for the byte-level tiny model; no stop string, so both do the same
+work; outputs checked identical).
+
+--llamax: against LLaMAX's own evaluation style (HF `generate` over the file in order, batches
+of 8, left padding, the Alpaca prompt, the text after "### Response:" kept whole), at greedy
+and at beam 4, on FLORES dev eng->deu lines 900+ (held out from every demo stage). Ours is the
+same model object through `eval translate`'s generator (length-sorted batches of
+--batch-size, finished rows leaving the batch, generation stopping at the first newline).
+Prints lines/s of both, the ratio and both chrF++ (sacrebleu).
 """
 
 import argparse
@@ -18,15 +26,60 @@ from lingualift.inference.generate import GenerationParams, load_generator
 from lingualift.inference.prompts import get_template
 
 DATA = Path(os.environ.get("LINGUALIFT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+LLAMAX_BATCH = 8  # LLaMAX's evaluation scripts' batch size
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="tiny")
-    parser.add_argument("--lines", type=int, default=64)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=16)
-    args = parser.parse_args()
+def llamax_loop(gen, prompts: list[str], beams: int, max_new_tokens: int) -> list[str]:
+    """LLaMAX's evaluation as users copy it: file order, fixed batches, generate, split on the response marker."""
+    import torch
+
+    tok, model = gen.tokenizer, gen.model
+    tok.padding_side = "left"
+    outputs = []
+    for start in range(0, len(prompts), LLAMAX_BATCH):
+        batch = tok(prompts[start:start + LLAMAX_BATCH], return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            ids = model.generate(**batch, num_beams=beams, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tok.pad_token_id)
+        for text in tok.batch_decode(ids, skip_special_tokens=True):
+            outputs.append(text.split("### Response:")[-1].strip())
+    return outputs
+
+
+def compare_llamax(args) -> None:
+    import sacrebleu
+
+    src, ref = (DATA / "flores200" / f"{c}.dev" for c in ("eng_Latn", "deu_Latn"))
+    if not src.is_file():
+        sys.exit(f"needs FLORES-200 dev at {src} (set LINGUALIFT_SHARED_DATA)")
+    lines, refs = (read_lines(p)[900:900 + args.lines] for p in (src, ref))
+    template = get_template("llamax-alpaca")
+    prompts = [template.render(line, "eng_Latn", "deu_Latn", []) for line in lines]
+    gen = load_generator(args.model, engine="hf")
+    gen.generate(prompts[:2], GenerationParams(batch_size=2, max_new_tokens=4))  # warm-up
+    print(f"model={args.model} lines={len(prompts)} eng_Latn->deu_Latn (FLORES dev 900+) "
+          f"max_new_tokens={args.max_new_tokens} llamax batch={LLAMAX_BATCH} ours batch={args.batch_size}")
+    print("| decoding | loop | lines/s | seconds | chrF++ |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for beams in (4, 1):
+        timed = {}
+        start = time.perf_counter()
+        theirs = llamax_loop(gen, prompts, beams, args.max_new_tokens)
+        timed["LLaMAX-style"] = (time.perf_counter() - start, theirs)
+        start = time.perf_counter()
+        params = GenerationParams(batch_size=args.batch_size, num_beams=beams, max_new_tokens=args.max_new_tokens,
+                                  stop=template.stop)
+        ours = [template.extract(o, "deu_Latn") for o in gen.generate(prompts, params)]
+        timed["lingualift"] = (time.perf_counter() - start, ours)
+        for name, (seconds, hyps) in timed.items():
+            chrf = sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score
+            print(f"| {'greedy' if beams == 1 else f'beam {beams}'} | {name} | {len(prompts) / seconds:.2f} | "
+                  f"{seconds:.1f} | {chrf:.2f} |")
+        print(f"| {'greedy' if beams == 1 else f'beam {beams}'} | ratio | "
+              f"{timed['LLaMAX-style'][0] / timed['lingualift'][0]:.2f}x | | |")
+
+
+def compare_batching(args) -> None:
     source = DATA / "flores200" / "eng_Latn.dev"
     if not source.is_file():
         sys.exit(f"needs FLORES-200 dev at {source} (set LINGUALIFT_SHARED_DATA)")
@@ -52,6 +105,19 @@ def main() -> None:
     for name, lps, tps, secs in rows:
         print(f"| {name:<24} | {lps:8.2f} | {tps:9.1f} | {secs:8.2f} |")
     print(f"speed-up (batched / one at a time): {rows[0][1] / rows[1][1]:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--llamax", action="store_true", help="against LLaMAX's evaluation loop (see above)")
+    parser.add_argument("--model", default=None, help="default: tiny; smollm2-135m with --llamax")
+    parser.add_argument("--lines", type=int, default=64)
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: 128; 96 with --llamax")
+    parser.add_argument("--batch-size", type=int, default=16)
+    args = parser.parse_args()
+    args.model = args.model or ("smollm2-135m" if args.llamax else "tiny")
+    args.max_new_tokens = args.max_new_tokens or (96 if args.llamax else 128)
+    (compare_llamax if args.llamax else compare_batching)(args)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def run_recipe(
                                                             "(dotted, e.g. sft.lr:1e-4), after the recipe's own "
                                                             "variants:; repeatable."),
 ) -> None:
-    """Run a recipe's whole loop: vocab -> data -> cpt -> sft -> dpo -> grpo -> merge -> eval -> report.
+    """Run a recipe's whole loop: vocab -> data -> cpt -> synth -> sft -> dpo -> grpo -> merge -> eval -> report.
 
     Each stage is cached by a fingerprint of its settings, inputs and the stages before it:
     a re-run with nothing changed does nothing, a changed SFT setting re-runs SFT and what
