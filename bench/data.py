@@ -111,7 +111,8 @@ def main() -> None:
     parser.add_argument("--lines", default="1000000,10000000", help="corpus sizes, comma-separated")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--near", action="store_true", help="MinHash near dedup on (off by default, as in data build)")
-    parser.add_argument("--previous", default="data-multiprocessing", help="git tag of the engine to compare against")
+    parser.add_argument("--previous", default="data-multiprocessing",
+                        help="git tag of the engine to compare against (none: this tree's only)")
     parser.add_argument("--keep", help="Keep the corpora in this folder.")
     parser.add_argument("--keep-outputs", action="store_true", help="and the builds' outputs")
     args = parser.parse_args()
@@ -119,8 +120,9 @@ def main() -> None:
         sys.exit(f"needs FLORES-200 dev at {DATA} (set LINGUALIFT_SHARED_DATA)")
     folder = Path(args.keep or tempfile.mkdtemp(prefix="lingualift-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    engines = {"datatrove (this tree)": str(ROOT / "src"),
-               f"multiprocessing ({args.previous})": str(previous_tree(args.previous, folder))}
+    engines = {"datatrove (this tree)": str(ROOT / "src")}
+    if args.previous != "none":
+        engines[f"multiprocessing ({args.previous})"] = str(previous_tree(args.previous, folder))
     rows = []
     for lines in (int(n) for n in args.lines.split(",")):
         corpus = folder / f"corpus-{lines}"
@@ -148,6 +150,8 @@ def main() -> None:
     for lines, engine, seconds, rss in rows:
         print(f"| {lines:,} | {engine} | {seconds:.1f} | {lines / seconds:.0f} | {rss / 2**20:.0f} |")
     by = {(lines, engine): (s, r) for lines, engine, s, r in rows}
+    if len(engines) == 1:
+        return
     new, old = engines
     for lines in sorted({r[0] for r in rows}):
         (s_new, r_new), (s_old, r_old) = by[lines, new], by[lines, old]

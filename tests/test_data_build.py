@@ -93,6 +93,51 @@ def test_same_inputs_give_byte_identical_shards_with_any_workers(planted, tmp_pa
     assert [s["sha256"] for s in changed["shards"]] != [s["sha256"] for s in one["shards"]]
 
 
+def test_a_source_split_over_tasks_gives_the_same_shards(planted, shared, tmp_path):
+    """One large source read by several tasks, each a contiguous piece: exact, normalised and
+    near duplicates that cross the pieces, sampling (a cap) and upsampling (a minimum) give
+    the same packed documents, byte for byte, as one task per source."""
+    path, _ = planted
+    eng = read_lines(shared / "tatoeba/eng-swa/tatoeba-test-v2021-08-07.eng")
+    swa = read_lines(shared / "tatoeba/eng-swa/tatoeba-test-v2021-08-07.swa")
+    (tmp_path / "e.txt.gz").write_bytes(gzip.compress(("\n".join(eng) + "\n").encode()))
+    (tmp_path / "s.txt").write_text("\n".join(swa) + "\n", encoding="utf-8")
+
+    def config(jsonl_tasks, pair_tasks):
+        return _config([Source(type="jsonl", path=path, tasks=jsonl_tasks),
+                        Source(type="pairs", paths=[str(tmp_path / "e.txt.gz"), str(tmp_path / "s.txt")],
+                               src_lang="en", tgt_lang="sw", tasks=pair_tasks)],
+                       dedup=DedupConfig(near=True), rejects=True,
+                       mix=MixConfig(caps={"sw": 120}, min_per_group=500))
+
+    one = build(config(1, 1), tmp_path / "one")
+    split = build(config(3, 2), tmp_path / "split")
+    assert [s["tasks"] for s in split["sources"]] == [3, 2]
+    assert [s["sha256"] for s in split["shards"]] == [s["sha256"] for s in one["shards"]]
+    for key in ("removed", "duplicates", "groups", "languages", "packing"):
+        assert split[key] == one[key], key
+    assert [s["read"] for s in split["sources"]] == [s["read"] for s in one["sources"]] == [205, 387]
+    assert one["duplicates"]["swh_Latn"] == 3  # exact, normalised and near, the copies after the pieces' bounds
+    assert one["groups"]["swh_Latn"]["drawn"] == 120 and one["groups"]["eng_Latn-swh_Latn"]["drawn"] == 500
+    # each task writes its own rejects file; together they hold what one task's file holds
+    for source in ("000-jsonl", "001-pairs"):
+        pieces = sorted((tmp_path / "split" / "rejects").glob(f"{source}.*.jsonl"))
+        assert "".join(p.read_text() for p in pieces) == (tmp_path / "one/rejects" / f"{source}.jsonl").read_text()
+    assert [p.name for p in (tmp_path / "split" / "rejects").glob("000-jsonl.*")] == ["000-jsonl.00002.jsonl"]
+
+
+def test_a_bad_line_in_a_later_piece_names_its_line_in_the_file(tmp_path):
+    lines = [f"Habari ya asubuhi rafiki yangu namba {i}." for i in range(1, 201)]
+    raw = ("\n".join(lines) + "\n").encode().replace(b"namba 150.", b"namba \xff.")
+    (tmp_path / "c.txt").write_bytes(raw)
+    with pytest.raises(InputError, match=r"c\.txt:150: invalid UTF-8"):
+        build(_config([Source(type="text", path=str(tmp_path / "c.txt"), lang="sw", tasks=4)]), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    skipped = build(_config([Source(type="text", path=str(tmp_path / "c.txt"), lang="sw", tasks=4)], skip_bad=True),
+                    tmp_path / "out")
+    assert skipped["sources"][0]["read"] == 200 and skipped["sources"][0]["bad"] == 1
+
+
 def test_compressed_inputs_and_pairs(shared, tmp_path):
     eng = read_lines(shared / "tatoeba/eng-swa/tatoeba-test-v2021-08-07.eng")
     swa = read_lines(shared / "tatoeba/eng-swa/tatoeba-test-v2021-08-07.swa")
@@ -177,8 +222,13 @@ def test_mixing_rules():
     assert sum(v for g, v in ratio.items() if "-" not in g) == sum(v for g, v in ratio.items() if "-" in g) == 440
     with pytest.raises(InputError, match="missing"):
         mix.targets(two, MixConfig(shares={"sw": 1.0}))
-    drawn = list(mix.draw(lambda: iter(range(4)), 4, 10, "s"))
-    assert len(drawn) == 10 and drawn[:8] == [0, 1, 2, 3] * 2 and drawn == list(mix.draw(lambda: iter(range(4)), 4, 10, "s"))
+    for count in (1, 2, 5, 64, 1000):  # a permutation of range(count), seeded
+        assert sorted(mix.position(i, count, "s") for i in range(count)) == list(range(count))
+    assert [mix.position(i, 64, "s") for i in range(64)] != [mix.position(i, 64, "t") for i in range(64)]
+    # exactly k of count, each record deciding alone: the same records whatever task holds them
+    assert sum(mix.chosen(i, 1000, 300, "s") for i in range(1000)) == 300
+    picks = [mix.chosen(i, 1000, 300, "s") for i in range(1000)]
+    assert 120 < sum(picks[:500]) < 180  # about half of them in each half
 
 
 def _write_config(tmp_path, sources):

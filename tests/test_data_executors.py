@@ -105,3 +105,22 @@ def test_ray_cluster_gives_the_local_shards(flores, ray_cluster, tmp_path):
     local = build(_config(flores, workers=2), tmp_path / "local")
     assert on_ray["executor"] == "ray" and on_ray["removed"] == local["removed"]
     assert _shards(tmp_path / "ray") == _shards(tmp_path / "local") != {}
+
+
+def test_ray_split_sources_and_bad_input(flores, ray_cluster, tmp_path):
+    """A source split over tasks gives the local shards on Ray too, and a bad line in a Ray
+    task ends the build with the same one-line file:line error as on this machine."""
+    split = _config(flores, executor="ray", workers=2)
+    split.sources[1].tasks = 3
+    assert build(split, tmp_path / "ray")["sources"][1]["tasks"] == 3
+    build(_config(flores), tmp_path / "local")
+    assert _shards(tmp_path / "ray") == _shards(tmp_path / "local") != {}
+    lines = [f"Habari ya asubuhi rafiki yangu namba {i}." for i in range(1, 41)]
+    (tmp_path / "bad.txt").write_bytes(("\n".join(lines) + "\n").encode().replace(b"namba 30.", b"namba \xff."))
+    bad = DataConfig(sources=[Source(type="text", path=str(tmp_path / "bad.txt"), lang="sw", tasks=2)],
+                     pack=PackConfig(tokenizer="tiny", block_size=128), executor="ray", workers=2)
+    from lingualift.core.io import InputError
+
+    with pytest.raises(InputError, match=r"bad\.txt:30: invalid UTF-8"):
+        build(bad, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

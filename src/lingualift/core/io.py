@@ -10,6 +10,7 @@ import contextlib
 import errno
 import gzip
 import io
+import itertools
 import json
 import lzma
 import os
@@ -67,13 +68,29 @@ def decode_line(raw: bytes, first: bool = False) -> tuple[str | None, str | None
     return (text[1:] if first and text.startswith(BOM) else text), None
 
 
-def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None, str | None]]:
+def iter_lines(path: str | os.PathLike, window: tuple[int, int | None] = (0, None)
+               ) -> Iterator[tuple[int, str | None, str | None]]:
     """Stream (line number, text, error) without the newline; a line that is not UTF-8
-    comes back as (number, None, what is wrong) so callers can stop or skip and count."""
+    comes back as (number, None, what is wrong) so callers can stop or skip and count.
+
+    `window` (START, STOP): only those 0-based lines, the ones before START skipped without
+    decoding, so a task that reads one piece of a large file pays little for the rest."""
+    start, stop = window
     with open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
+        lines = itertools.islice(handle, start, stop)
+        for number, raw in enumerate(lines, start=start + 1):
             text, error = decode_line(raw, number == 1)
             yield number, text, error
+
+
+def count_lines(path: str | os.PathLike) -> int:
+    """The number of lines `iter_lines` yields, counted in 1 MiB blocks without decoding."""
+    count, last = 0, b"\n"
+    with open_binary(path) as handle:
+        while block := handle.read(1 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
 
 
 def read_text(path: str | os.PathLike, what: str = "file") -> str:

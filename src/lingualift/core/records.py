@@ -89,13 +89,17 @@ def _list_items(text: str, path) -> Iterator[tuple[int, Any, str | None]]:
             raise InputError("malformed JSON (expected ',' or ']' after a list item)", path, line_at(i))
 
 
-def iter_json(path: str | os.PathLike) -> Iterator[tuple[int, Any, str | None]]:
+def iter_json(path: str | os.PathLike, window: tuple[int, int | None] = (0, None)
+              ) -> Iterator[tuple[int, Any, str | None]]:
     """(line, value, error) of every record of a JSONL file or a `.json` list; blank JSONL
-    lines are skipped. Errors come back as values so callers can stop or skip and count."""
+    lines are skipped. Errors come back as values so callers can stop or skip and count.
+    `window`: only those 0-based lines of a JSONL file (`iter_lines`)."""
     if Path(path).suffix == ".json":
+        if window != (0, None):
+            raise InputError("a .json list is read whole (one task); split it as JSONL to read it in pieces", path)
         yield from _list_items(read_text(path), path)
         return
-    for number, text, error in iter_lines(path):
+    for number, text, error in iter_lines(path, window):
         if error:
             yield number, None, error
         elif text.strip():

@@ -4,16 +4,16 @@ as datatrove pipelines (the steps: `data/steps.py`; the executors: `data/engine.
 The stages, each a datatrove executor run with its own completion markers in
 `OUT/.work/logs/STAGE/` (a killed build resumes at the first task not marked done):
 
-1. clean (a task per source): read, normalise, filter (rejects through datatrove's
-   exclusion writer), exact-dedup signatures of every record key;
+1. clean (a task per piece: a source's `tasks` contiguous pieces, 1 by default): read,
+   normalise, filter (rejects through datatrove's exclusion writer), exact-dedup
+   signatures of every record key;
 2. exact-find (one task): datatrove's merge of the sorted signature files;
-3. dedup (a task per source): drop exact duplicates, then either MinHash signatures (near
+3. dedup (a task per piece): drop exact duplicates, then either MinHash signatures (near
    dedup on) or augment + count;
 4. near-buckets (a task per MinHash band), near-cluster (one task), near-filter (a task per
-   source: drop near duplicates, augment, count) when near dedup is on;
-5. mix (one task): targets per group from the counts the tasks wrote, and each task's
-   share of what is sampled, into `plan.json`;
-6. render (a task per source): draw its share, render documents, send each to a bucket
+   piece: drop near duplicates, augment, count) when near dedup is on;
+5. mix (one task): targets per group from the counts the tasks wrote, into `plan.json`;
+6. render (a task per piece): draw its records (`steps.Draw`), render documents, send each to a bucket
    chosen by a hash of its id;
 7. pack (a task per bucket): shuffle (seeded by the bucket), tokenise, pack one shard.
 
@@ -65,13 +65,13 @@ def _stages(cfg: DataConfig, work: Path, shard_dir: Path) -> list[engine.Stage]:
 
     from lingualift.data import steps
 
-    cj, n, d = cfg.model_dump_json(), len(cfg.sources), cfg.dedup
+    cj, n, d = cfg.model_dump_json(), len(cfg.pieces()), cfg.dedup
     w = str(work)
 
-    def writer(folder: str, name: str = "${rank}.jsonl"):
-        return JsonlWriter(f"{w}/{folder}", output_filename=name, compression="zstd")
+    def writer(folder: str, name: str = "${rank}.jsonl", compression: str | None = "zstd"):
+        return JsonlWriter(f"{w}/{folder}", output_filename=name, compression=compression)
 
-    rejects = JsonlWriter(f"{w}/rejects", output_filename="${source}.jsonl", compression=None,
+    rejects = JsonlWriter(f"{w}/rejects", output_filename="${part}.jsonl", compression=None,
                           adapter=steps._reject) if cfg.rejects else None
     clean = [steps.ReadSource(cj), steps.CleanFilter(cj, exclusion_writer=rejects)]
     if d.exact:
@@ -99,11 +99,14 @@ def _stages(cfg: DataConfig, work: Path, shard_dir: Path) -> list[engine.Stage]:
     else:
         stages.append(engine.Stage("dedup", [*dedup, *finish], n, "dedup + augment"))
     stages.append(engine.Stage("mix", [functools.partial(_plan_task, cj, w, stages[-1].name)], 1, "mix"))
-    stages.append(engine.Stage("render", [steps.StageFile(f"{w}/final"), steps.Draw(cj, f"{w}/plan.json"),
-                                          writer("buckets", "${bucket}/${rank}.jsonl")], n, "draw + render"))
+    # A render task has a file open for every bucket: uncompressed, each costs a buffer, not a
+    # zstd context of megabytes (which made render's memory grow with the number of buckets).
+    to_buckets = writer("buckets", "${bucket}/${rank}.jsonl", compression=None)
+    stages.append(engine.Stage("render", [steps.StageFile(f"{w}/final"), steps.Draw(cj, f"{w}/plan.json"), to_buckets],
+                               n, "draw + render"))
     plan = work / "plan.json"
     buckets = _read_json(plan)["buckets"] if plan.is_file() else None
-    stages.append(engine.Stage("pack", [steps.StageFile(f"{w}/buckets", "{rank:05d}/*.jsonl.zst"),
+    stages.append(engine.Stage("pack", [steps.StageFile(f"{w}/buckets", "{rank:05d}/*.jsonl"),
                                         steps.Pack(cj, str(shard_dir), f"{w}/shards")], buckets, "tokenise + pack"))
     return stages
 
@@ -113,7 +116,7 @@ def _plan_task(cfg_json: str, work: str, counted: str, data=None, rank: int = 0,
     share of a group's sampled remainder. Needs the counts only, never the records."""
     cfg = DataConfig.model_validate_json(cfg_json)
     parts: defaultdict[str, dict[int, int]] = defaultdict(dict)
-    for r in range(len(cfg.sources)):
+    for r in range(len(cfg.pieces())):
         for label, n in engine.task_stats(Path(work), counted, r).items():
             if label.startswith("available/") and n:
                 parts[label.removeprefix("available/")][r] = n
@@ -122,8 +125,7 @@ def _plan_task(cfg_json: str, work: str, counted: str, data=None, rank: int = 0,
     groups, documents = {}, 0
     for g, target in wanted.items():
         repeats, rest = divmod(target, available[g]) if available.get(g) else (0, 0)
-        groups[g] = {"repeats": repeats, "parts": {str(r): n for r, n in parts[g].items()},
-                     "quotas": {str(r): q for r, q in mix.quotas(rest, parts[g]).items()}}
+        groups[g] = {"repeats": repeats, "rest": rest, "parts": {str(r): n for r, n in parts[g].items()}}
         documents += target * (2 if mix.is_parallel(g) and cfg.render.both_directions else 1)
     write_json(Path(work) / "plan.json", {"available": available, "targets": wanted, "documents": documents,
                                           "buckets": max(1, math.ceil(documents / cfg.pack.docs_per_shard)),
@@ -236,11 +238,14 @@ def _counters(work: Path, cfg: DataConfig) -> tuple[list[dict], dict, dict]:
     sources, removed = [], defaultdict(Counter)
     augmented = {"lines": Counter(), "replaced_words": Counter(), "covered_words": Counter()}
     later = [s for s in ("dedup", "near-filter") if (engine.logs(work, s) / "stats").is_dir()]
-    for rank, source in enumerate(cfg.sources):
-        stats = engine.task_stats(work, "clean", rank)
-        for stage in later:
-            for label, n in engine.task_stats(work, stage, rank).items():
-                stats[label] = stats.get(label, 0) + n
+    ranks = defaultdict(list)
+    for rank, (index, _) in enumerate(cfg.pieces()):
+        ranks[index].append(rank)
+    for index, source in enumerate(cfg.sources):
+        stats = Counter()
+        for stage in ("clean", *later):
+            for rank in ranks[index]:
+                stats.update(engine.task_stats(work, stage, rank))
         kept = Counter()
         for label, n in stats.items():
             kind, _, rest = label.partition("/")
@@ -252,8 +257,8 @@ def _counters(work: Path, cfg: DataConfig) -> tuple[list[dict], dict, dict]:
             elif kind == "augmented":
                 what, _, lang = rest.partition("/")
                 augmented[what][lang] += n
-        sources.append({"source": source.label(rank), "read": stats.get("read", 0), "bad": stats.get("bad", 0),
-                        "kept": dict(sorted(kept.items()))})
+        sources.append({"source": source.label(index), "tasks": source.tasks, "read": stats.get("read", 0),
+                        "bad": stats.get("bad", 0), "kept": dict(sorted(kept.items()))})
     return sources, removed, {k: dict(sorted(v.items())) for k, v in augmented.items()}
 
 

@@ -77,6 +77,9 @@ class Source(_Noted):
     # dotted path into a nested column (OPUS-100 and NLLB keep both in `translation.<code>`)
     src_field: Optional[str] = None
     tgt_field: Optional[str] = None
+    # Tasks that read this source, each a contiguous piece of its lines (rows), so one large
+    # file is cleaned, deduplicated and drawn in parallel. The shards do not depend on it.
+    tasks: int = Field(1, ge=1)
 
     _resolve = field_validator("lang", "src_lang", "tgt_lang")(_code)
 
@@ -102,6 +105,8 @@ class Source(_Noted):
             raise ValueError("src_field and tgt_field go together")
         if self.src_field and not (self.src_lang and self.tgt_lang):
             raise ValueError("src_field/tgt_field need src_lang and tgt_lang")
+        if self.tasks > 1 and self.type == "hf":
+            raise ValueError("an hf source is one stream: tasks must be 1 (save it as Parquet files to split it)")
         return self
 
     def label(self, index: int) -> str:
@@ -249,6 +254,12 @@ class DataConfig(StrictModel):
 
     def hub_datasets(self) -> list[tuple[str, Optional[str]]]:
         return [d for source in self.sources for d in source.hub_datasets()]
+
+    def pieces(self) -> list[tuple[int, int]]:
+        """(source index, piece) of every task of the per-source stages, in source order:
+        task ranks follow the order of the records, which is what keeps the first copy of a
+        duplicate and the mix's draw the same however the sources are split."""
+        return [(i, k) for i, source in enumerate(self.sources) for k in range(source.tasks)]
 
     def notes(self) -> list[str]:
         """Ambiguous language codes and what they were taken as, each said once."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from copy import deepcopy
@@ -87,7 +88,32 @@ def task_stats(work: Path, stage: str, rank: int) -> dict[str, int]:
     return found
 
 
-class LocalExecutor(LocalPipelineExecutor):
+class _KeepsInputErrors:
+    """A task stopped by bad input leaves the error in `errors/RANK.json` of the stage's
+    logs: Ray reports a failed task only as failed, and the build still ends with the
+    error's one line (`run`)."""
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        from lingualift.core.io import InputError
+
+        try:
+            return super()._run_for_rank(rank, local_rank, node_rank)
+        except InputError as err:
+            with self.logging_dir.open(f"errors/{rank:05d}.json", "w") as f:
+                json.dump({"message": err.message, "path": err.path, "line": err.line}, f)
+            raise
+
+
+def _input_error(folder: Path) -> None:
+    """Raise the first bad input a task of the stage met, if one did."""
+    from lingualift.core.io import InputError
+
+    for path in sorted((folder / "errors").glob("*.json")):
+        found = json.loads(path.read_text("utf-8"))
+        raise InputError(found["message"], found["path"], found["line"])
+
+
+class LocalExecutor(_KeepsInputErrors, LocalPipelineExecutor):
     """datatrove's local executor; with one worker, the tasks run in this process as
     datatrove runs them, but without the manager process it starts for its worker queue,
     which would outlive a kill -9 of this one."""
@@ -111,8 +137,11 @@ def _local(cfg: DataConfig, stage: Stage, folder: Path, depends=None):
 def _ray(cfg: DataConfig, stage: Stage, folder: Path, depends=None):
     from datatrove.executor.ray import RayPipelineExecutor
 
+    class RayExecutor(_KeepsInputErrors, RayPipelineExecutor):  # here: ray is imported only for ray builds
+        pass
+
     # memory: what each task asks Ray for; a stage task holds one source or one shard
-    return RayPipelineExecutor(stage.pipeline, tasks=stage.tasks, workers=max(1, cfg.workers), logging_dir=str(folder),
+    return RayExecutor(stage.pipeline, tasks=stage.tasks, workers=max(1, cfg.workers), logging_dir=str(folder),
                                cpus_per_task=1, mem_per_cpu_gb=0.5)
 
 
@@ -138,6 +167,7 @@ def run(cfg: DataConfig, work: Path, stage: Stage, progress: ProgressFactory | N
     The bar advances as completion markers appear: they are the one progress report every
     executor makes the same way (each task writes its own)."""
     folder = logs(work, stage.name)
+    shutil.rmtree(folder / "errors", ignore_errors=True)  # an earlier run's, which this one may not meet
     seen = [done(work, stage)]
     with bar(progress, stage.label or stage.name, stage.tasks, seen[0]) as advance:
         def catch_up() -> None:
@@ -161,6 +191,7 @@ def run(cfg: DataConfig, work: Path, stage: Stage, progress: ProgressFactory | N
             watcher.join()
         catch_up()
     if not complete(work, stage):
+        _input_error(folder)
         raise RuntimeError(f"stage {stage.name}: {stage.tasks - done(work, stage)} task(s) did not complete; "
                            f"their logs: {folder / 'logs'}")
 

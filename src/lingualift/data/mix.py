@@ -7,8 +7,7 @@ repetition), caps, or fixed shares (SambaLingo's 75% target / 25% English).
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
+import xxhash
 
 from lingualift.core.io import InputError
 from lingualift.data.config import MixConfig
@@ -78,36 +77,29 @@ def _english_share(mono: dict[str, float], share: float) -> dict[str, float]:
     return {g: (v if g == ENGLISH else v * scale) for g, v in mono.items()}
 
 
-def selected(count: int, k: int, rng: random.Random) -> Iterator[bool]:
-    """Exactly k of `count` records in one pass and constant memory (selection sampling,
-    Knuth's Algorithm S): each record is taken with chance (still wanted) / (still left)."""
-    for seen in range(count):
-        take = (count - seen) * rng.random() < k
-        k -= take
-        yield take
+def _feistel(x: int, half: int, key: bytes) -> int:
+    """A bijection of [0, 4**half): four Feistel rounds keyed by xxhash."""
+    mask = (1 << half) - 1
+    left, right = x >> half, x & mask
+    for round_ in range(4):  # four rounds: what makes a Feistel network a pseudo-random permutation
+        left, right = right, left ^ xxhash.xxh64_intdigest(key + right.to_bytes(8, "little"), seed=round_) & mask
+    return (left << half) | right
 
 
-def draw(read_group, count: int, target: int, seed: str) -> Iterator[dict]:
-    """`target` records from a group of `count`: every record target // count times, plus
-    a seeded sample of the remainder; `read_group()` streams the group again each pass."""
-    if not count or not target:
-        return
-    repeats, rest = divmod(target, count)
-    for _ in range(repeats):
-        yield from read_group()
-    if rest:
-        yield from (r for r, take in zip(read_group(), selected(count, rest, random.Random(seed))) if take)
+def position(index: int, count: int, seed: str) -> int:
+    """Where record `index` of `count` falls in a seeded random permutation of range(count)
+    (a Feistel network on the next power of four, cycle-walked back into range), in constant
+    time and memory. Taking the records whose position is below k draws exactly k of them,
+    each with chance k / count, and each record decides alone: the draw does not depend on
+    how the records are split over tasks."""
+    half = max(1, ((count - 1).bit_length() + 1) // 2)
+    key, x = seed.encode(), index
+    while True:  # under 4 steps on average: the domain is less than 4x count
+        x = _feistel(x, half, key)
+        if x < count:
+            return x
 
 
-def quotas(rest: int, parts: dict[int, int]) -> dict[int, int]:
-    """Split `rest` sampled records of a group over the parts (tasks) holding it, in
-    proportion to what each holds (largest remainder, ties to the lower part), so each task
-    draws its own share without seeing the others' records."""
-    total = sum(parts.values())
-    if not total or not rest:
-        return dict.fromkeys(parts, 0)
-    exact = {p: rest * n / total for p, n in parts.items()}
-    share = {p: int(v) for p, v in exact.items()}
-    for p in sorted(parts, key=lambda p: (share[p] - exact[p], p))[:rest - sum(share.values())]:
-        share[p] += 1
-    return share
+def chosen(index: int, count: int, k: int, seed: str) -> bool:
+    """Whether record `index` of a group of `count` is among the `k` sampled (`position`)."""
+    return k >= count or (k > 0 and position(index, count, seed) < k)

@@ -11,9 +11,9 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
-from lingualift.core.io import InputError, iter_lines, parse_slice
+from lingualift.core.io import InputError, count_lines, iter_lines, parse_slice
 from lingualift.core.records import checked, iter_json, read_records
 from lingualift.data.config import Source, hub_spec
 from lingualift.lang.languages import resolve_code
@@ -30,6 +30,7 @@ class Bad:
 
 
 Item = Union[dict, Bad]
+Window = tuple[int, Optional[int]]  # 0-based START, STOP (None: to the end)
 
 
 def _field(record: dict, dotted: str):
@@ -61,13 +62,13 @@ def _normalise(record: dict, source: Source, path: str, line: int) -> Item:
         return Bad(path, line, err.message)
 
 
-def _text(source: Source) -> Iterator[Item]:
-    for number, text, error in iter_lines(source.path):
+def _text(source: Source, window: Window) -> Iterator[Item]:
+    for number, text, error in iter_lines(source.path, window):
         yield Bad(source.path, number, error) if error else {"text": text, "lang": source.lang}
 
 
-def _jsonl(source: Source) -> Iterator[Item]:
-    for number, record, error in iter_json(source.path):
+def _jsonl(source: Source, window: Window) -> Iterator[Item]:
+    for number, record, error in iter_json(source.path, window):
         if error:
             yield Bad(source.path, number, error)
         elif not isinstance(record, dict):
@@ -76,9 +77,9 @@ def _jsonl(source: Source) -> Iterator[Item]:
             yield _normalise(record, source, source.path, number)
 
 
-def _pairs(source: Source) -> Iterator[Item]:
+def _pairs(source: Source, window: Window) -> Iterator[Item]:
     src_path, tgt_path = source.paths
-    for left, right in itertools.zip_longest(iter_lines(src_path), iter_lines(tgt_path)):
+    for left, right in itertools.zip_longest(iter_lines(src_path, window), iter_lines(tgt_path, window)):
         if left is None or right is None:
             longer, other, (number, _, _) = (src_path, tgt_path, left) if right is None else (tgt_path, src_path, right)
             raise InputError(f"has more lines than {other} (expected aligned files)", longer, number)
@@ -89,8 +90,8 @@ def _pairs(source: Source) -> Iterator[Item]:
         yield {"src": src, "tgt": tgt, "src_lang": source.src_lang, "tgt_lang": source.tgt_lang}
 
 
-def _tsv(source: Source) -> Iterator[Item]:
-    for number, text, error in iter_lines(source.path):
+def _tsv(source: Source, window: Window) -> Iterator[Item]:
+    for number, text, error in iter_lines(source.path, window):
         if error or text.count("\t") != 1:
             yield Bad(source.path, number, error or "expected two tab-separated columns (source, target)")
             continue
@@ -98,7 +99,11 @@ def _tsv(source: Source) -> Iterator[Item]:
         yield {"src": src, "tgt": tgt, "src_lang": source.src_lang, "tgt_lang": source.tgt_lang}
 
 
-def _flores(source: Source) -> Iterator[Item]:
+def _flores(source: Source, window: Window) -> Iterator[Item]:
+    return itertools.islice(_flores_items(source), *window)
+
+
+def _flores_items(source: Source) -> Iterator[Item]:
     from lingualift.corpora.sources import load_pair, load_side
 
     part = parse_slice(source.lines or ":")
@@ -112,16 +117,23 @@ def _flores(source: Source) -> Iterator[Item]:
                     for s, t in zip(src_side.lines[part], tgt_side.lines[part]))
 
 
-def _parquet(source: Source) -> Iterator[Item]:
+def _parquet(source: Source, window: Window) -> Iterator[Item]:
     import pyarrow.parquet as pq
 
     if not Path(source.path).is_file():
         raise InputError("file not found", source.path)
-    row = 0
-    for batch in pq.ParquetFile(source.path).iter_batches(batch_size=4096):
-        for record in batch.to_pylist():
-            row += 1
-            yield _normalise(record, source, source.path, row)
+    start, stop = window
+    file, row = pq.ParquetFile(source.path), 0
+    for group in range(file.num_row_groups):  # row groups wholly before the window are not read
+        rows = file.metadata.row_group(group).num_rows
+        if row + rows <= start or (stop is not None and row >= stop):
+            row += rows
+            continue
+        for batch in file.iter_batches(batch_size=4096, row_groups=[group]):
+            for record in batch.to_pylist():
+                row += 1
+                if row > start and (stop is None or row <= stop):
+                    yield _normalise(record, source, source.path, row)
 
 
 def hub_rows(name: str, subset: str | None, split: str) -> Iterator[dict]:
@@ -139,7 +151,7 @@ def hub_rows(name: str, subset: str | None, split: str) -> Iterator[dict]:
     yield from (dict(r) for r in datasets.load_dataset(name, subset, split=split, streaming=not local))
 
 
-def _hf(source: Source) -> Iterator[Item]:
+def _hf(source: Source, window: Window) -> Iterator[Item]:
     for row, record in enumerate(hub_rows(source.path, source.subset, source.split), start=1):
         yield _normalise(record, source, f"hf:{source.path}", row)
 
@@ -157,5 +169,31 @@ READERS = {"text": _text, "jsonl": _jsonl, "pairs": _pairs, "tsv": _tsv, "flores
            "parquet": _parquet, "hf": _hf}
 
 
-def read(source: Source) -> Iterator[Item]:
-    return READERS[source.type](source)
+def read(source: Source, window: Window = (0, None)) -> Iterator[Item]:
+    """The items of a source, or of its 0-based lines (rows, for Parquet; records, for
+    FLORES) START:STOP; numbering stays the file's, so errors name the real line."""
+    return READERS[source.type](source, window)
+
+
+def count(source: Source) -> int:
+    """How many items `read` can window over: the lines of the file (of the source side, for
+    pairs), the rows of a Parquet file, FLORES's records. Streamed hub datasets have no count
+    (`Source` keeps them to one task)."""
+    if source.type == "parquet":
+        import pyarrow.parquet as pq
+
+        if not Path(source.path).is_file():
+            raise InputError("file not found", source.path)
+        return pq.ParquetFile(source.path).metadata.num_rows
+    if source.type == "flores":
+        return sum(1 for _ in _flores_items(source))
+    return count_lines(source.paths[0] if source.type == "pairs" else source.path)
+
+
+def piece(source: Source, index: int, pieces: int) -> Window:
+    """Piece `index` of `pieces` contiguous, nearly equal windows: in file order, so the
+    pieces of a source, read one after the other, are the source."""
+    if pieces == 1:
+        return (0, None)
+    total = count(source)
+    return (total * index // pieces, total * (index + 1) // pieces)

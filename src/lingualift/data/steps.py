@@ -66,8 +66,10 @@ def keys(doc: Document, dedup: DedupConfig) -> list[str]:
 
 
 class ReadSource(PipelineStep):
-    """Task I reads source I with lingualift's readers: a bad line stops the build with
-    file:line, or is counted (`bad`) with skip_bad."""
+    """A task reads its piece of a source (`DataConfig.pieces`: source I split over its
+    `tasks`) with lingualift's readers: a bad line stops the build with file:line, or is
+    counted (`bad`) with skip_bad. A record's id is its source and place in the source, not
+    the task's rank, so the buckets it is packed into do not depend on the split."""
 
     type = "📖 - READER"
     name = "lingualift source"
@@ -78,18 +80,21 @@ class ReadSource(PipelineStep):
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         cfg = config(self.cfg_json)
-        source = cfg.sources[rank]
-        label = source.label(rank)
+        index, piece = cfg.pieces()[rank]
+        source = cfg.sources[index]
+        label = source.label(index)
+        part = label if source.tasks == 1 else f"{label}.{piece:05d}"  # the rejects file of this task
+        window = readers.piece(source, piece, source.tasks)
         self.stat_update("read", value=0)
         self.stat_update("bad", value=0)
-        for number, item in enumerate(readers.read(source), start=1):
+        for number, item in enumerate(readers.read(source, window), start=window[0] + 1):
             self.stat_update("read")
             if isinstance(item, readers.Bad):
                 if not cfg.skip_bad:
                     raise item.error()
                 self.stat_update("bad")
                 continue
-            yield record_doc(item, f"{rank:05d}/{number}", source=label)
+            yield record_doc(item, f"{index:05d}/{number}", source=label, part=part)
 
 
 def _reject(self, doc: Document) -> dict:
@@ -304,11 +309,23 @@ class StageFile(JsonlReader):
             yield from self.read_file(str(name.relative_to(root)))
 
 
+def _open_files(needed: int) -> None:
+    """Raise this process's soft limit on open files towards the hard one: the writer after
+    Draw keeps a file open per bucket, and a soft limit of 1024 is common."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    most = 1 << 20 if hard == resource.RLIM_INFINITY else hard  # Linux's default nr_open when unlimited
+    if soft != resource.RLIM_INFINITY and soft < min(needed + 64, most):  # 64: the task's other files
+        resource.setrlimit(resource.RLIMIT_NOFILE, (most, hard))
+
+
 class Draw(PipelineStep):
     """The mix drawn by each task from its own records: every record of a group
-    `target // available` times, and this task's quota of the remainder by selection
-    sampling (seeded by group and task); each document rendered and sent to a bucket chosen
-    by a hash of its id, so the buckets do not depend on the number of workers."""
+    `target // available` times, and of the remainder the records whose place in the group
+    (the records of earlier tasks, then this one's, in order) a seeded permutation puts
+    first (`mix.chosen`); each document rendered and sent to a bucket chosen by a hash of
+    its id. Neither depends on the number of workers or on how sources are split."""
 
     type = "🎲 - MIX"
     name = "lingualift draw + render"
@@ -323,16 +340,13 @@ class Draw(PipelineStep):
         cfg = config(self.cfg_json)
         plan = json.loads(Path(self.plan_path).read_text("utf-8"))
         buckets = plan["buckets"]
-        pickers = {}
-        for group, row in plan["groups"].items():
-            mine = row["parts"].get(str(rank), 0)
-            if mine:
-                quota = row["quotas"].get(str(rank), 0)
-                pickers[group] = (row["repeats"], mix.selected(mine, quota, random.Random(f"{cfg.mix.seed}:{group}:{rank}")))
+        _open_files(buckets)
+        place = {g: sum(n for r, n in row["parts"].items() if int(r) < rank) for g, row in plan["groups"].items()}
         for doc in data:
             group = doc.metadata["g"]
-            repeats, picker = pickers[group]
-            copies = repeats + next(picker)
+            row = plan["groups"][group]
+            index, place[group] = place[group], place[group] + 1
+            copies = row["repeats"] + mix.chosen(index, plan["available"][group], row["rest"], f"{cfg.mix.seed}:{group}")
             for copy in range(copies):
                 for side, (text, lang) in enumerate(pack.render(doc.metadata["r"], cfg.render)):
                     where = xxhash.xxh64_intdigest(f"{cfg.seed}:{doc.id}:{copy}:{side}".encode()) % buckets
