@@ -1,14 +1,14 @@
 """`data build` on datatrove against the multiprocessing engine it replaced, at 1M and 10M lines.
 
-    python bench/data.py [--lines 1000000,10000000] [--workers 2] [--near] [--previous data-multiprocessing] [--keep DIR]
+    python bench/data.py [--lines 1000000,10000000] [--workers 2] [--near] [--previous 42d3fa9] [--keep DIR]
 
 The corpus: five languages (English, Swahili, French, Russian, Thai), each line two random
 FLORES-200 dev sentences of that language, plus planted duplicates: 10% exact repeats of
 earlier lines and 5% near repeats (an earlier line with one word dropped). Both engines run
 the whole `lingualift data build` on the same config (clean with script and language ID,
 exact dedup, MinHash near dedup with --near, render, shuffle, tokenise, pack into Parquet).
-The previous engine is the source tree of the git tag --previous (the last commit before the
-move to datatrove), run from a `git archive` of it with this environment; it is kept only
+The previous engine is the source tree of the commit --previous (42d3fa9, the last commit
+before the move to datatrove), run from a `git archive` of it with this environment; it is kept only
 there. Peak RSS is the sum over each run's process tree, sampled every 50 ms.
 """
 
@@ -66,12 +66,13 @@ def make_corpus(folder: Path, lines: int) -> list[Path]:
 
 
 def previous_tree(ref: str, folder: Path) -> Path:
-    """The previous engine's `src/` from a git tag, unpacked once."""
+    """The previous engine's `src/` from a commit, unpacked once."""
     target = folder / f"previous-{ref}"
     if not (target / "src" / "lingualift").is_dir():
         archive = subprocess.run(["git", "archive", ref, "src"], cwd=ROOT, capture_output=True)
         if archive.returncode:
-            sys.exit(f"git archive {ref} failed: {archive.stderr.decode().strip()} (fetch the tag: git fetch --tags)")
+            sys.exit(f"git archive {ref} failed: {archive.stderr.decode().strip()} "
+                     " (a shallow clone lacks it: git fetch --unshallow)")
         with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
             tar.extractall(target, filter="data")
     return target / "src"
@@ -111,8 +112,8 @@ def main() -> None:
     parser.add_argument("--lines", default="1000000,10000000", help="corpus sizes, comma-separated")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--near", action="store_true", help="MinHash near dedup on (off by default, as in data build)")
-    parser.add_argument("--previous", default="data-multiprocessing",
-                        help="git tag of the engine to compare against (none: this tree's only)")
+    parser.add_argument("--previous", default="42d3fa9",
+                        help="git commit of the engine to compare against (none: this tree's only)")
     parser.add_argument("--keep", help="Keep the corpora in this folder.")
     parser.add_argument("--keep-outputs", action="store_true", help="and the builds' outputs")
     args = parser.parse_args()

@@ -205,6 +205,9 @@ def test_variants_share_stages_and_gates_end_the_run_with_status_3(shared, tmp_p
     assert float(rows[1][column]) - float(rows[0][column]) == pytest.approx(delta, abs=1e-6)
     assert rows[1]["ppl_char eng_Latn (retention) p"] != "" and "sib200 eng_Latn (retention)" in rows[1]
     assert "sft.lr: 0.005" in (tmp_path / "runs/t/variants.html").read_text()
+    # costs beside scores, without a test: the shared vocab and CPT give both rows the same
+    for cost in ("tokens/word swh_Latn", "cpt s/step"):
+        assert float(rows[0][cost]) == float(rows[1][cost]) > 0 and rows[1][f"{cost} delta"] == ""
 
     again = run_cli("run", path)  # nothing to do, and the gate still fails
     assert again.returncode == 3 and set(_statuses(again.stdout).values()) == {"done"}

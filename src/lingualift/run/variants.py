@@ -125,6 +125,32 @@ def _columns(recipe: Recipe) -> dict[str, dict]:
                     out[f"{task} {code}" + (" (retention)" if suite == "retention" else "")] = {
                         "value": primary(row), "kind": "task", "task": task,
                         "code": code, "results": results, "folder": path.parent}
+    out.update(_costs(recipe))
+    return out
+
+
+def _costs(recipe: Recipe) -> dict[str, dict]:
+    """What a variant costs, beside what it scores (SambaLingo's tokenizer ablation reports
+    both): tokens per word of its model's tokenizer on the held-out perplexity lines, and the
+    seconds a CPT step took (the trainer's train_runtime over its steps, so on one machine a
+    longer sequence of the same text shows here). Measured once each, without a paired test."""
+    from lingualift.corpora.sources import heldout
+    from lingualift.vocab.fertility import analyze_language, load_segmenter
+
+    out: dict[str, dict] = {}
+    outputs, e = _outputs(recipe), recipe.eval
+    models = [o["model"] for stage, o in outputs.items() if stage != "eval" and "model" in o]
+    if e is not None and e.ppl_lines and models and "eval" in outputs:
+        segmenter = load_segmenter(models[-1])
+        for code in recipe.langs:
+            row = analyze_language(segmenter, heldout(e.data, code, e.ppl_lines))
+            out[f"tokens/word {code}"] = {"value": row["tokens_per_word"], "kind": "cost"}
+    log = Path(outputs.get("cpt", {}).get("manifest", "")).with_name("log.jsonl")
+    if log.is_file():
+        done = [h for h in map(json.loads, log.read_text(encoding="utf-8").splitlines()) if "train_runtime" in h]
+        steps = json.loads(log.with_name("manifest.json").read_text(encoding="utf-8"))["steps"]
+        if done and steps:
+            out["cpt s/step"] = {"value": done[-1]["train_runtime"] / steps, "kind": "cost"}
     return out
 
 
@@ -134,6 +160,8 @@ def _test(first: dict, other: dict) -> dict | None:
     from lingualift.corpora.sources import load_pair
     from lingualift.tasks.task_report import significance as task_significance
 
+    if first["kind"] == "cost":
+        return None
     if first["kind"] == "ppl":
         if first["chars"] != other["chars"]:
             return None
@@ -164,7 +192,7 @@ def table(recipes: list[Recipe]) -> dict:
             value = columns[recipe.variant][name]["value"]
             test = None if recipe.variant == reference else _test(columns[reference][name],
                                                                    columns[recipe.variant][name])
-            cells[name] = {"value": value, "test": test}
+            cells[name] = {"value": value, "test": test, "kind": columns[recipe.variant][name]["kind"]}
         rows.append({"variant": recipe.variant, "overrides": recipe.variants.get(recipe.variant, {}), "cells": cells})
     folder = Path(recipes[0].runs) / recipes[0].name
     result = {"reference": reference, "columns": names, "rows": rows}
