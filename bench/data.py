@@ -71,7 +71,7 @@ def previous_tree(ref: str, folder: Path) -> Path:
     if not (target / "src" / "lingualift").is_dir():
         archive = subprocess.run(["git", "archive", ref, "src"], cwd=ROOT, capture_output=True)
         if archive.returncode:
-            sys.exit(f"git archive {ref} failed: {archive.stderr.decode().strip()} "
+            sys.exit(f"git archive {ref} failed: {archive.stderr.decode().strip()}"
                      " (a shallow clone lacks it: git fetch --unshallow)")
         with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
             tar.extractall(target, filter="data")
