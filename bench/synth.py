@@ -26,7 +26,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args()
     from lingualift.core.io import read_lines
-    from lingualift.data.synth import SynthConfig, run
+    from lingualift.data.synth import SynthConfig
+    from lingualift.data.synth_run import run
 
     lines = read_lines(DATA / "flores200" / "swh_Latn.dev")[900:900 + args.lines]
     with tempfile.TemporaryDirectory() as tmp:

@@ -124,3 +124,49 @@ def test_ray_split_sources_and_bad_input(flores, ray_cluster, tmp_path):
     with pytest.raises(InputError, match=r"bad\.txt:30: invalid UTF-8"):
         build(bad, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def _synth(flores, tmp_path, **kw):
+    """`data synth` of ten Swahili lines with `tiny`, in chunks of 3 (four chunks to deal out)."""
+    from lingualift.core.io import read_lines
+    from lingualift.data.synth import SynthConfig, SynthFilters
+
+    corpus = tmp_path / "sw.txt"
+    corpus.write_text("\n".join(read_lines(flores / "swh_Latn.dev")[:10]) + "\n", encoding="utf-8")
+    return SynthConfig(sources=[Source(type="text", path=str(corpus), lang="sw")], lang="sw", into="en",
+                       template="llamax-alpaca", max_new_tokens=8, chunk=3, batch_size=4,
+                       filters=SynthFilters(language=False, max_length_ratio=50.0, repetition=False), **kw)
+
+
+def test_synth_tasks_here_and_on_slurm_give_the_one_process_pairs(flores, fake_slurm, tmp_path):
+    """Chunks dealt to 3 local tasks (2 at a time) or to a Slurm array of 2 (a GPU each) give
+    the bytes of one process; on Slurm a job after the array writes the output and manifest."""
+    from lingualift.data.synth_run import run
+
+    one = run(_synth(flores, tmp_path), model="tiny", out=tmp_path / "one.jsonl")
+    expected = (tmp_path / "one.jsonl").read_bytes()
+    assert one["pairs"] > 0 and one["tasks"] == 1
+    local = run(_synth(flores, tmp_path, tasks=3, workers=2), model="tiny", out=tmp_path / "local.jsonl")
+    assert (tmp_path / "local.jsonl").read_bytes() == expected and local["removed"] == one["removed"]
+    assert sorted(p.name for p in (tmp_path / "local.jsonl.parts" / "logs" / "synth-3" / "completions").iterdir()) \
+        == ["00000", "00001", "00002"]
+
+    cfg = _synth(flores, tmp_path, tasks=2, executor="slurm", gpus_per_task=1,
+                 slurm=SlurmConfig(job_name="bt", sbatch_args={"account": "lang"}))
+    assert run(cfg, model="tiny", out=tmp_path / "slurm.jsonl") is None  # submitted; its last job writes it
+    jobs = [json.loads(line)["script"] for line in fake_slurm.read_text().splitlines()]
+    jobs = [j for j in jobs if "launch_pickled_pipeline" in j]  # not datatrove's stats-merging jobs
+    assert [re.search(r"--job-name=(\S+)", j).group(1) for j in jobs] == ["bt-synth-2", "bt-finish-0"]
+    assert {"#SBATCH --array=0-1", "#SBATCH --gpus=1", "#SBATCH --account=lang"} <= set(jobs[0].splitlines())
+    assert (tmp_path / "slurm.jsonl").read_bytes() == expected
+    manifest = json.loads((tmp_path / "slurm.jsonl.manifest.json").read_text())
+    assert manifest["executor"] == "slurm" and manifest["pairs"] == one["pairs"]
+
+
+def test_synth_tasks_on_ray_give_the_one_process_pairs(flores, ray_cluster, tmp_path):
+    from lingualift.data.synth_run import run
+
+    run(_synth(flores, tmp_path), model="tiny", out=tmp_path / "one.jsonl")
+    on_ray = run(_synth(flores, tmp_path, tasks=2, workers=2, executor="ray"), model="tiny", out=tmp_path / "ray.jsonl")
+    assert on_ray["executor"] == "ray" and on_ray["tasks"] == 2
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes() != b""

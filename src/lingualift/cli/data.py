@@ -125,13 +125,17 @@ def data_synth(
 ) -> None:
     """Synthetic parallel data: back-translation (target-language text -> English, human target side)
     or forward translation, filtered (language, length ratio, repetition, copies, round-trip chrF++,
-    duplicates, QE), resumable in chunks.
+    duplicates, QE), resumable in chunks, in --tasks tasks on this machine, Slurm or Ray (--executor).
 
     Example: lingualift data synth --config recipes/synth-demo.yaml --model smollm2-135m --out runs/bt.jsonl
     """
-    from lingualift.data.synth import run
+    from lingualift.data.synth_run import run
 
     manifest = run(settings, model=model, out=out, progress=progress_bar, log=console.print)
+    if manifest is None:
+        console.print(f"submitted to Slurm: {settings.tasks} array task(s) (logs: {out}.parts/logs/), then a job "
+                      f"that writes {out} and {out}.manifest.json")
+        return
     removed = ", ".join(f"{r} {n}" for r, n in manifest["removed"].items()) or "none"
     console.print(f"{manifest['pairs']} pairs from {manifest['texts']} texts -> {out}; removed: {removed}; "
                   f"manifest: {out}.manifest.json")

@@ -193,8 +193,7 @@ def _finish(cfg: DataConfig, out: Path, work: Path, fingerprint: str, timings: d
 def _continue(cfg_json: str, out: str, data=None, rank: int = 0, world_size: int = 1) -> None:
     """A one-task Slurm job that runs `build` again: it submits what could not be sized
     before (packing), or writes the manifest once everything is done."""
-    for name in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_JOB_ID", "RUN_OFFSET"):
-        os.environ.pop(name, None)  # else datatrove takes the next executor for a task of its own
+    engine.leave_slurm_task()
     build(DataConfig.model_validate_json(cfg_json), out)
 
 

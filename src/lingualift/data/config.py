@@ -221,10 +221,24 @@ class SlurmConfig(StrictModel):
 
 
 # How a build runs, not what it makes: left out of its fingerprint.
-EXECUTION = ("workers", "skip_bad", "rejects", "executor", "slurm", "ray_address")
+EXECUTION = ("workers", "skip_bad", "rejects", "executor", "slurm", "ray_address", "gpus_per_task")
 
 
-class DataConfig(StrictModel):
+class Execution(StrictModel):
+    """Where the tasks of `data build` and `data synth` run: datatrove's local, Slurm or Ray executor."""
+
+    workers: int = Field(1, ge=1, description="tasks of a stage run at once (processes on local, actors on ray, "
+                                              "array slots on slurm)")
+    executor: Literal["local", "slurm", "ray"] = Field(
+        "local", description="where the stages run: this machine, Slurm job arrays, or a Ray cluster")
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
+    ray_address: Optional[str] = Field(
+        None, description="ray: address of a running cluster (ray://host:10001 or auto); unset: a local one")
+    gpus_per_task: int = Field(0, ge=0, description="GPUs each task reserves on slurm or ray (data synth: 1 loads "
+                                                    "one model per GPU)")
+
+
+class DataConfig(Execution):
     sources: list[Source] = Field(..., description="inputs: text, jsonl, pairs, tsv, flores, parquet, hf")
     clean: CleanConfig = Field(default_factory=CleanConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
@@ -233,15 +247,8 @@ class DataConfig(StrictModel):
     render: RenderConfig = Field(default_factory=RenderConfig)
     pack: PackConfig = Field(default_factory=PackConfig)
     seed: int = Field(0, description="seed of mixing and shuffling")
-    workers: int = Field(1, ge=1, description="tasks of a stage run at once (processes on local, actors on ray, "
-                                              "array slots on slurm)")
     skip_bad: bool = Field(False, description="skip and count unreadable lines instead of stopping")
     rejects: bool = Field(False, description="write removed records with their reason to OUT/rejects/")
-    executor: Literal["local", "slurm", "ray"] = Field(
-        "local", description="where the stages run: this machine, Slurm job arrays, or a Ray cluster")
-    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
-    ray_address: Optional[str] = Field(
-        None, description="ray: address of a running cluster (ray://host:10001 or auto); unset: a local one")
 
     def inputs(self) -> list[str]:
         """Every local file or folder the build reads: sources and dictionaries."""

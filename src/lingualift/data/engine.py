@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from datatrove.executor import LocalPipelineExecutor  # noqa: E402
 from loguru import logger  # noqa: E402
 
 from lingualift.core.progress import ProgressFactory, bar  # noqa: E402
-from lingualift.data.config import DataConfig  # noqa: E402
+from lingualift.data.config import Execution  # noqa: E402
 
 
 def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
@@ -128,13 +128,13 @@ class LocalExecutor(_KeepsInputErrors, LocalPipelineExecutor):
         return None
 
 
-def _local(cfg: DataConfig, stage: Stage, folder: Path, depends=None):
+def _local(cfg: Execution, stage: Stage, folder: Path, depends=None):
     # forkserver: workers start clean (no copied torch or tokenizer threads), and start fast
     return LocalExecutor(stage.pipeline, tasks=stage.tasks, workers=max(1, min(cfg.workers, stage.tasks)),
                          logging_dir=str(folder), start_method="forkserver")
 
 
-def _ray(cfg: DataConfig, stage: Stage, folder: Path, depends=None):
+def _ray(cfg: Execution, stage: Stage, folder: Path, depends=None):
     from datatrove.executor.ray import RayPipelineExecutor
 
     class RayExecutor(_KeepsInputErrors, RayPipelineExecutor):  # here: ray is imported only for ray builds
@@ -142,10 +142,10 @@ def _ray(cfg: DataConfig, stage: Stage, folder: Path, depends=None):
 
     # memory: what each task asks Ray for; a stage task holds one source or one shard
     return RayExecutor(stage.pipeline, tasks=stage.tasks, workers=max(1, cfg.workers), logging_dir=str(folder),
-                               cpus_per_task=1, mem_per_cpu_gb=0.5)
+                       cpus_per_task=1, mem_per_cpu_gb=0.5, gpus_per_task=cfg.gpus_per_task)
 
 
-def _slurm(cfg: DataConfig, stage: Stage, folder: Path, depends=None):
+def _slurm(cfg: Execution, stage: Stage, folder: Path, depends=None):
     from datatrove.executor.slurm import SlurmPipelineExecutor
 
     s = cfg.slurm
@@ -155,23 +155,26 @@ def _slurm(cfg: DataConfig, stage: Stage, folder: Path, depends=None):
         depends=depends, env_command=s.env_command, sbatch_args=dict(s.sbatch_args), qos=None,
         # workers 1 (the default) would run an array one task at a time: no limit unless asked
         workers=cfg.workers if cfg.workers > 1 else -1, slurm_logs_folder=str(folder / "slurm_logs"),
-        mail_type="NONE")
+        mail_type="NONE", gpus_per_task=cfg.gpus_per_task)
 
 
 EXECUTORS = {"local": _local, "ray": _ray, "slurm": _slurm}
 
 
-def run(cfg: DataConfig, work: Path, stage: Stage, progress: ProgressFactory | None = None) -> None:
+def run(cfg: Execution, work: Path, stage: Stage, progress: ProgressFactory | None = None,
+        units: tuple[int, Callable[[], int]] | None = None) -> None:
     """Run a stage to the end on the local or Ray executor (tasks already done are skipped).
 
     The bar advances as completion markers appear: they are the one progress report every
-    executor makes the same way (each task writes its own)."""
+    executor makes the same way (each task writes its own). `units` (total, done so far)
+    counts finer, from files the tasks write (synth: lines of finished chunks)."""
     folder = logs(work, stage.name)
     shutil.rmtree(folder / "errors", ignore_errors=True)  # an earlier run's, which this one may not meet
-    seen = [done(work, stage)]
-    with bar(progress, stage.label or stage.name, stage.tasks, seen[0]) as advance:
+    total, count = units or (stage.tasks, lambda: done(work, stage))
+    seen = [count()]
+    with bar(progress, stage.label or stage.name, total, seen[0]) as advance:
         def catch_up() -> None:
-            now = done(work, stage)
+            now = count()
             if now > seen[0]:
                 advance(now - seen[0])
                 seen[0] = now
@@ -200,7 +203,7 @@ class ray_cluster:  # noqa: N801 (used as a context manager, like open)
     """The Ray cluster of a build: the one this process is connected to, the address in the
     config, or a local one started here and stopped when the build ends."""
 
-    def __init__(self, cfg: DataConfig):
+    def __init__(self, cfg: Execution):
         self.cfg, self.started = cfg, False
 
     def __enter__(self):
@@ -226,7 +229,15 @@ class ray_cluster:  # noqa: N801 (used as a context manager, like open)
         return False
 
 
-def submit(cfg: DataConfig, work: Path, stages: list[Stage]) -> Iterator[tuple[Stage, object]]:
+def leave_slurm_task() -> None:
+    """In a one-task Slurm job that submits more work (a build's continuation, synth's
+    finish): forget this job's array ids, else datatrove takes the next executor for a task
+    of this job."""
+    for name in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_JOB_ID", "RUN_OFFSET"):
+        os.environ.pop(name, None)
+
+
+def submit(cfg: Execution, work: Path, stages: list[Stage]) -> Iterator[tuple[Stage, object]]:
     """Chain the stages' Slurm job arrays (each `afterok` the one before) and submit them;
     yields each stage with its executor (whose `job_id` Slurm gave)."""
     made, last = [], None

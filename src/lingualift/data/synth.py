@@ -17,12 +17,13 @@ chrF++ under a threshold (the output translated back and compared with the input
 duplicates, and a COMET-Kiwi QE score under a threshold when a QE model runs (reported as
 unavailable otherwise). Work goes in chunks of `chunk` lines under `OUT.parts/`, each written
 whole, with the run's fingerprint: a killed run re-run with the same command finishes the
-chunks left; another config, model or input starts over, said in one line.
+chunks left; another config, model or input starts over, said in one line. With `tasks` > 1
+or another executor the chunks are dealt to datatrove tasks (`synth_run.py`); how the work
+runs is not in the fingerprint, so a run may resume on another executor.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Literal, Optional
@@ -30,9 +31,8 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator
 
 from lingualift.core.config import StrictModel
-from lingualift.core.io import InputError, check_output, write_json, write_text
-from lingualift.core.progress import ProgressFactory, bar
-from lingualift.data.config import Source
+from lingualift.core.io import InputError, write_json, write_text
+from lingualift.data.config import Execution, Source
 from lingualift.lang.languages import resolve_code
 from lingualift.quality.config import DecodingSettings
 
@@ -49,7 +49,7 @@ class SynthFilters(StrictModel):
     qe_min: Optional[float] = Field(None, description="drop pairs the QE model scores under this")
 
 
-class SynthConfig(DecodingSettings):
+class SynthConfig(DecodingSettings, Execution):
     sources: list[Source] = Field(..., description="inputs, as in `data build`")
     lang: str = Field(..., description="language of the text that is translated")
     into: str = Field("eng_Latn", description="language it is translated into")
@@ -60,6 +60,8 @@ class SynthConfig(DecodingSettings):
     tag: Optional[str] = Field(None, description="put this tag before each source (tagged back-translation)")
     round: int = Field(0, ge=0, description="iteration of iterative back-translation, recorded in meta")
     chunk: int = Field(256, ge=1, description="lines per resumable chunk")
+    tasks: int = Field(1, ge=1, description="tasks the chunks are dealt to, each loading the model once (local: "
+                                            "--workers at a time; slurm: an array; ray: actors)")
     limit: Optional[int] = Field(None, ge=1, description="translate only the first N texts")
 
     _codes = field_validator("lang", "into")(resolve_code)
@@ -158,73 +160,31 @@ def _chunk(cfg: SynthConfig, texts: list[str], generator, template, model: str) 
     return [_record(cfg, t, o, model, how) for t, o in kept], removed, qe_ran
 
 
-def run(cfg: SynthConfig, *, model: str, out: str | Path, progress: ProgressFactory | None = None,
-        log=print) -> dict:
-    """Make, filter and write the synthetic pairs; returns the manifest (also OUT.manifest.json)."""
-    import shutil
-    import time
-
-    from lingualift import __version__
-    from lingualift.core.fingerprint import digest
+def chunks_of(cfg: SynthConfig, texts: list[str]) -> list[list[str]]:
     from lingualift.core.io import batched
-    from lingualift.core.provenance import provenance
+
+    return list(batched(texts, cfg.chunk))
+
+
+def translate_chunks(cfg: SynthConfig, chunks: list[list[str]], model: str, parts: Path, rank: int = 0,
+                     tasks: int = 1, advance=None) -> int:
+    """Translate and filter chunk k for every k = rank mod tasks not done yet, each written
+    whole (its `.json` last: the marker); the model is loaded only if there is work. Returns
+    the lines done."""
+    todo = [k for k in range(rank, len(chunks), tasks) if not (parts / f"part-{k:05d}.json").is_file()]
+    if not todo:
+        return 0
     from lingualift.core.records import dumps
-    from lingualift.data.dedup import key_text, text_hash
-    from lingualift.inference import mt
+    from lingualift.inference.generate import load_generator
+    from lingualift.inference.prompts import get_template
 
-    out = Path(out)
-    for target, kind in ((out, "file"), (Path(f"{out}.parts"), "folder")):
-        check_output(target, kind)
-    texts = read_texts(cfg)
-    mt.check(model, [(cfg.lang, cfg.into)] + ([(cfg.into, cfg.lang)] if cfg.filters.roundtrip_chrf is not None else []))
-    parts = Path(f"{out}.parts")
-    inputs = [p for s in cfg.sources for p in s.inputs()] + ([model] if Path(model).exists() else [])
-    fingerprint = digest({"config": cfg.model_dump(mode="json"), "model": model, "version": __version__}, inputs)
-    marker = parts / "fingerprint.json"
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")).get("fingerprint") != fingerprint:
-        log(f"{parts} was made by another config, model or input: starting over")
-        shutil.rmtree(parts)
-    parts.mkdir(parents=True, exist_ok=True)
-    write_json(marker, {"fingerprint": fingerprint})
-    chunks = list(batched(texts, cfg.chunk))
-    todo = [k for k in range(len(chunks)) if not (parts / f"part-{k:05d}.json").is_file()]
-    generator = template = None
-    if todo:
-        from lingualift.inference.generate import load_generator
-        from lingualift.inference.prompts import get_template
-
-        generator = load_generator(model, engine=cfg.engine, dtype=cfg.dtype)
-        template = get_template(cfg.template, generator.tokenizer)
-    started, done_lines = time.perf_counter(), 0
-    with bar(progress, "synthesising", len(texts), sum(len(chunks[k]) for k in range(len(chunks)) if k not in todo)) \
-            as advance:
-        for k in todo:
-            records, removed, qe_ran = _chunk(cfg, chunks[k], generator, template, model)
-            write_text(parts / f"part-{k:05d}.jsonl", "".join(map(dumps, records)))
-            write_json(parts / f"part-{k:05d}.json", {"lines": len(chunks[k]), "kept": len(records), "qe_ran": qe_ran,
-                                                      "removed": dict(removed)})  # last: marks the chunk done
-            done_lines += len(chunks[k])
+    generator = load_generator(model, engine=cfg.engine, dtype=cfg.dtype)
+    template = get_template(cfg.template, generator.tokenizer)
+    for k in todo:
+        records, removed, qe_ran = _chunk(cfg, chunks[k], generator, template, model)
+        write_text(parts / f"part-{k:05d}.jsonl", "".join(map(dumps, records)))
+        write_json(parts / f"part-{k:05d}.json", {"lines": len(chunks[k]), "kept": len(records), "qe_ran": qe_ran,
+                                                  "removed": dict(removed)})  # last: marks the chunk done
+        if advance:
             advance(len(chunks[k]))
-    seconds = time.perf_counter() - started
-    removed, seen, kept, qe_ran = Counter(), set(), [], True
-    for k in range(len(chunks)):
-        stats = json.loads((parts / f"part-{k:05d}.json").read_text(encoding="utf-8"))
-        removed.update(stats["removed"])
-        qe_ran = qe_ran and stats["qe_ran"]
-        for line in (parts / f"part-{k:05d}.jsonl").read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            key = text_hash(key_text(record["src"]) + "\t" + key_text(record["tgt"]))
-            if cfg.filters.dedup and key in seen:
-                removed["duplicate"] += 1
-                continue
-            seen.add(key)
-            kept.append(line + "\n")
-    write_text(out, "".join(kept))
-    manifest = {"output": str(out), "texts": len(texts), "pairs": len(kept),
-                "removed": {r: n for r, n in sorted(removed.items()) if n}, "config": cfg.model_dump(mode="json"),
-                "model": model, "qe": "not requested" if not cfg.filters.qe_model else
-                ("applied" if qe_ran else "unavailable (no COMET process or model; see README)"),
-                "lines_per_s": round(done_lines / seconds, 3) if done_lines and seconds else None,
-                "fingerprint": fingerprint, **provenance()}
-    write_json(Path(f"{out}.manifest.json"), manifest)
-    return manifest
+    return sum(len(chunks[k]) for k in todo)

@@ -83,6 +83,13 @@ class SynthStage(SynthConfig):
     rounds: int = Field(1, ge=1, description="iterative back-translation: round k translates with the model the "
                                              "SFT of round k-1 made; the last round's pairs go to the sft stage")
 
+    @model_validator(mode="after")
+    def _waits(self):
+        if self.executor == "slurm":  # a recipe's stages run one after another in this process
+            raise ValueError("synth: executor slurm submits and returns; run `lingualift data synth --executor slurm` "
+                             "and name its output as a jsonl source of sft.data, or use local or ray here")
+        return self
+
     def inputs(self) -> list[str]:
         return [*_source_inputs(self.sources), *([self.model] if self.model and Path(self.model).exists() else [])]
 

@@ -112,7 +112,7 @@ def synth(ctx: Context, folder: Path, resume: bool) -> dict:
     from lingualift.core.io import write_json
     from lingualift.data.instructions import build
     from lingualift.data.synth import SynthConfig
-    from lingualift.data.synth import run as synthesize
+    from lingualift.data.synth_run import run as synthesize
 
     s, start = ctx.recipe.synth, ctx.artifacts["model"]
     translator, rounds = s.model or start, []
