@@ -1,7 +1,7 @@
 """Generation speed: `eval translate`'s engine against the loops users start from, same model, same lines.
 
     python bench/generation.py [--model tiny] [--lines 64] [--max-new-tokens 128] [--batch-size 16]
-    python bench/generation.py --llamax [--model smollm2-135m] [--lines 64] [--max-new-tokens 96]
+    python bench/generation.py --llamax [--model smollm2-135m] [--lines 64] [--max-new-tokens 96] [--engines hf,ct2]
 
 Default: batched, length-sorted generation against one sentence at a time (128 new tokens is
 about one FLORES sentence for the byte-level tiny model; no stop string, so both do the same
@@ -11,8 +11,11 @@ work; outputs checked identical).
 of 8, left padding, the Alpaca prompt, the text after "### Response:" kept whole), at greedy
 and at beam 4, on FLORES dev eng->deu lines 900+ (held out from every demo stage). Ours is the
 same model object through `eval translate`'s generator (length-sorted batches of
---batch-size, finished rows leaving the batch, generation stopping at the first newline).
-Prints lines/s of both, the ratio and both chrF++ (sacrebleu).
+--batch-size, finished rows leaving the batch, generation stopping at the first newline), on
+each of --engines (ct2: CTranslate2, `pip install 'lingualift[ct2]'`). Prints lines/s of each,
+the ratio to the LLaMAX-style loop, and chrF++ (sacrebleu) of the text as each returns it and
+of its first line only (what ours returns), so that a chrF++ difference that is only the
+lines past the first shows as such.
 """
 
 import argparse
@@ -55,28 +58,31 @@ def compare_llamax(args) -> None:
     lines, refs = (read_lines(p)[900:900 + args.lines] for p in (src, ref))
     template = get_template("llamax-alpaca")
     prompts = [template.render(line, "eng_Latn", "deu_Latn", []) for line in lines]
-    gen = load_generator(args.model, engine="hf")
-    gen.generate(prompts[:2], GenerationParams(batch_size=2, max_new_tokens=4))  # warm-up
+    engines = {name: load_generator(args.model, engine=name) for name in args.engines.split(",")}
+    hf = engines["hf"] if "hf" in engines else load_generator(args.model, engine="hf")  # the LLaMAX loop's model
+    for gen in [*engines.values()] + ([] if "hf" in engines else [hf]):
+        gen.generate(prompts[:2], GenerationParams(batch_size=2, max_new_tokens=4))  # warm-up
     print(f"model={args.model} lines={len(prompts)} eng_Latn->deu_Latn (FLORES dev 900+) "
           f"max_new_tokens={args.max_new_tokens} llamax batch={LLAMAX_BATCH} ours batch={args.batch_size}")
-    print("| decoding | loop | lines/s | seconds | chrF++ |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    print("| decoding | loop | lines/s | seconds | chrF++ | chrF++ first line | ratio |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for beams in (4, 1):
-        timed = {}
+        decoding = "greedy" if beams == 1 else f"beam {beams}"
         start = time.perf_counter()
-        theirs = llamax_loop(gen, prompts, beams, args.max_new_tokens)
-        timed["LLaMAX-style"] = (time.perf_counter() - start, theirs)
-        start = time.perf_counter()
+        theirs = llamax_loop(hf, prompts, beams, args.max_new_tokens)
+        timed = {"LLaMAX-style (hf)": (time.perf_counter() - start, theirs)}
         params = GenerationParams(batch_size=args.batch_size, num_beams=beams, max_new_tokens=args.max_new_tokens,
                                   stop=template.stop)
-        ours = [template.extract(o, "deu_Latn") for o in gen.generate(prompts, params)]
-        timed["lingualift"] = (time.perf_counter() - start, ours)
+        for name, gen in engines.items():
+            start = time.perf_counter()
+            ours = [template.extract(o, "deu_Latn") for o in gen.generate(prompts, params)]
+            timed[f"lingualift ({name})"] = (time.perf_counter() - start, ours)
+        baseline = timed["LLaMAX-style (hf)"][0]
         for name, (seconds, hyps) in timed.items():
             chrf = sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score
-            print(f"| {'greedy' if beams == 1 else f'beam {beams}'} | {name} | {len(prompts) / seconds:.2f} | "
-                  f"{seconds:.1f} | {chrf:.2f} |")
-        print(f"| {'greedy' if beams == 1 else f'beam {beams}'} | ratio | "
-              f"{timed['LLaMAX-style'][0] / timed['lingualift'][0]:.2f}x | | |")
+            first = sacrebleu.corpus_chrf([h.split("\n")[0].strip() for h in hyps], [refs], word_order=2).score
+            print(f"| {decoding} | {name} | {len(prompts) / seconds:.2f} | {seconds:.1f} | {chrf:.2f} | {first:.2f} "
+                  f"| {baseline / seconds:.2f}x |")
 
 
 def compare_batching(args) -> None:
@@ -114,6 +120,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: 128; 96 with --llamax")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--engines", default="hf", help="with --llamax: our engines to run, comma-separated (hf,ct2)")
     args = parser.parse_args()
     args.model = args.model or ("smollm2-135m" if args.llamax else "tiny")
     args.max_new_tokens = args.max_new_tokens or (96 if args.llamax else 128)

@@ -42,6 +42,11 @@ CommaFloats = Annotated[list[float], BeforeValidator(_split_commas)]
 Dtype = Annotated[Literal["auto", "bf16", "fp16", "fp32"],
                   Field(description="auto (bf16 on GPU, fp32 on CPU); bf16 is also fast on CPUs with AVX512-BF16 "
                                     "or AMX")]
+# The generation engine: hf (transformers), vllm (GPUs) or ct2 (CTranslate2, fast greedy
+# decoding on CPUs: inference/ct2.py). auto takes vllm where it can run, else hf.
+Engine = Annotated[Literal["auto", "hf", "vllm", "ct2"],
+                   Field(description="auto (vllm when installed and a GPU is present, else hf) | hf | vllm | ct2 "
+                                     "(CTranslate2: pip install 'lingualift[ct2]')")]
 
 
 def _lines(node, path: tuple = ()) -> dict[tuple, int]:

@@ -90,25 +90,33 @@ class Generator:
         """`n` outputs per prompt: samples when params.do_sample, else the beam's n best
         (num_beams is raised to n where it is lower); what MBR and reranking choose from."""
         start = time.perf_counter()
-        if self.engine == "vllm":
-            outputs = _generate_vllm(self.model, prompts, params, self.stats, n)
-        else:
-            outputs = _generate_hf(self.model, self.tokenizer, prompts, params, self.stats, progress, n)
+        outputs = self._run(prompts, params, n, progress)
         self.stats.lines += len(prompts)
         self.stats.seconds += time.perf_counter() - start
         return outputs
+
+    def _run(self, prompts: list[str], params: GenerationParams, n: int,
+             progress: Callable[[int], None] | None = None) -> list[list[str]]:
+        if self.engine == "vllm":
+            return _generate_vllm(self.model, prompts, params, self.stats, n)
+        if self.engine == "ct2":
+            from lingualift.inference import ct2
+
+            return ct2.generate(self.model, self.tokenizer, prompts, params, self.stats, progress, n)
+        return _generate_hf(self.model, self.tokenizer, prompts, params, self.stats, progress, n)
 
     def stream(self, prompt: str, params: GenerationParams, on_text: Callable[[str], None],
                cancel=None) -> str:
         """`generate([prompt], params)[0]`, calling `on_text(piece)` as text becomes final, so
         the pieces join to the output's stripped text (inference/streaming.py). The same code
         path as `generate`, so greedy output is the same. `cancel` (a threading.Event) stops
-        generation at the next token. vLLM's offline engine does not stream: one piece at the end."""
+        generation at the next token. vLLM's offline engine and ct2 do not stream: one piece at
+        the end."""
         from lingualift.inference.streaming import TextPieces
 
         start = time.perf_counter()
-        if self.engine == "vllm":
-            [[output]] = _generate_vllm(self.model, [prompt], params, self.stats, 1)
+        if self.engine in ("vllm", "ct2"):
+            [[output]] = self._run([prompt], params, 1)
             pieces = None
         else:
             pieces = TextPieces(self.tokenizer, params.stop, on_text, cut_at_stop)
@@ -130,16 +138,16 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
     return text[:min(cuts)] if cuts else text
 
 
-class _StopOnStrings:
-    """Per-row stopping criterion (transformers accepts a bool tensor of shape [batch]).
+class StopCheck:
+    """Whether a row's new tokens hold a stop string after their first non-blank character.
 
     A stop string is complete only once the token holding its last character is generated, so
     a row's text is decoded only when its newest token could end one (it holds a stop's last
     character, or is part of a multi-byte character): decoding every row in full at every step
-    costs time quadratic in the answer's length."""
+    costs time quadratic in the answer's length. Shared by the hf and ct2 engines."""
 
-    def __init__(self, tokenizer, prompt_len: int, stop: tuple[str, ...]):
-        self.tokenizer, self.prompt_len, self.stop = tokenizer, prompt_len, stop
+    def __init__(self, tokenizer, stop: tuple[str, ...]):
+        self.tokenizer, self.stop = tokenizer, stop
         self.last_chars = {s[-1] for s in stop if s}
         self.pieces: dict[int, bool] = {}  # token id -> may end a stop string
 
@@ -149,21 +157,27 @@ class _StopOnStrings:
             self.pieces[token_id] = "\ufffd" in piece or any(c in piece for c in self.last_chars)
         return self.pieces[token_id]
 
+    def ends(self, new: list[int]) -> bool:
+        if not new or not self._may_end(int(new[-1])):
+            return False
+        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        return cut_at_stop(text, self.stop) != text
+
+
+class _StopOnStrings:
+    """StopCheck as transformers' per-row stopping criterion (a bool tensor of shape [batch])."""
+
+    def __init__(self, tokenizer, prompt_len: int, stop: tuple[str, ...]):
+        self.check, self.prompt_len = StopCheck(tokenizer, stop), prompt_len
+
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
-        flags = []
-        for row in range(input_ids.shape[0]):
-            new = input_ids[row, self.prompt_len:]
-            if len(new) and self._may_end(int(new[-1])):
-                text = self.tokenizer.decode(new, skip_special_tokens=True)
-                flags.append(cut_at_stop(text, self.stop) != text)
-            else:
-                flags.append(False)
-        return torch.tensor(flags, device=input_ids.device)
+        rows = input_ids[:, self.prompt_len:].tolist()
+        return torch.tensor([self.check.ends(row) for row in rows], device=input_ids.device)
 
 
-def _encode(tokenizer, prompts: list[str]) -> list[list[int]]:
+def encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
     """Token ids of each prompt, with the tokenizer's BOS unless the prompt already has it
     (chat templates such as Gemma's write it themselves)."""
     bos = tokenizer.bos_token
@@ -178,7 +192,7 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1,
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad_id is None:
         raise InputError("the tokenizer has neither a pad nor an EOS token; cannot batch")
-    encoded = _encode(tokenizer, prompts)
+    encoded = encode_prompts(tokenizer, prompts)
     # Longer than the context leaves room for: keep the end (lm-eval's left truncation; the
     # question stays, the oldest few-shot examples go).
     room = (getattr(model.config, "max_position_embeddings", None) or 0) - params.max_new_tokens
@@ -317,7 +331,9 @@ def vllm_available() -> bool:
 
 
 def load_generator(spec: str, engine: str = "auto", dtype: str = "auto") -> Generator:
-    """A Generator for a model spec; `auto` picks vllm when it can run, else hf."""
+    """A Generator for a model spec; `auto` picks vllm when it can run, else hf. ct2 is asked for
+    by name: on CPUs it pays for greedy decoding only (inference/ct2.py), and its float
+    arithmetic is not torch's, so it is not swapped in unasked."""
     from lingualift.inference import models
 
     if engine == "auto":
@@ -331,8 +347,17 @@ def load_generator(spec: str, engine: str = "auto", dtype: str = "auto") -> Gene
         llm = LLM(model=str(directory / gguf) if gguf else str(directory),
                   dtype="auto" if dtype == "auto" else {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[dtype])
         return Generator(llm, llm.get_tokenizer(), "vllm")
+    if engine == "ct2":
+        from lingualift.inference import ct2
+
+        directory, gguf = models.resolve_spec(spec)
+        if gguf:
+            raise InputError("engine ct2 converts Hugging Face model directories, not GGUF files; use --engine hf",
+                             directory / gguf)
+        model, tokenizer = ct2.load(directory, dtype)
+        return Generator(model, tokenizer, "ct2")
     if engine != "hf":
-        raise InputError(f"unknown engine {engine!r}; choose auto, hf or vllm")
+        raise InputError(f"unknown engine {engine!r}; choose auto, hf, vllm or ct2")
     model, tokenizer = models.load(spec, dtype=dtype)
     if not getattr(model.config, "is_encoder_decoder", False):
         tokenizer.padding_side = "left"

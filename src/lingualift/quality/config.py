@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from lingualift.core.config import Dtype, StrictModel
+from lingualift.core.config import Dtype, Engine, StrictModel
 from lingualift.inference.generate import GenerationParams
 
 # The choices, named once: the request schema of `serve` and decoding.py use these too.
@@ -33,8 +33,7 @@ class DecodingSettings(StrictModel):
     qe_model: Optional[str] = Field(None, description="COMET-Kiwi model for rerank through the COMET process "
                                                       "(default: the documented heuristic)")
     seed: int = Field(0, description="seed for sampling and few-shot selection")
-    engine: Literal["auto", "hf", "vllm"] = Field("auto", description="auto (vllm when installed and a GPU is "
-                                                                      "present) | hf | vllm")
+    engine: Engine = "auto"
     dtype: Dtype = "auto"
 
     def generation(self) -> GenerationParams:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Optional
 
 from pydantic import Field
 
-from lingualift.core.config import CommaList, StrictModel
+from lingualift.core.config import CommaList, Engine, StrictModel
 
 
 class ServeSettings(StrictModel):
@@ -31,5 +31,4 @@ class ServeSettings(StrictModel):
                                                                      "(* for any)")
     langs: CommaList = Field(default_factory=list, description="languages the model was trained on, marked in "
                                                                "/v1/languages (default: those in its manifests)")
-    engine: Literal["auto", "hf", "vllm"] = Field("auto", description="hf, vllm, or auto (vLLM when installed and "
-                                                                      "a GPU is present)")
+    engine: Engine = "auto"
