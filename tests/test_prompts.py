@@ -1,5 +1,5 @@
-from lingualift.inference.generate import cut_at_stop
 from lingualift.inference.prompts import Example, get_template, select_examples
+from lingualift.inference.stopping import cut_at_stop
 
 
 def test_llamax_template_is_the_papers_string():

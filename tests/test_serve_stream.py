@@ -160,7 +160,7 @@ class _Chars:
 def test_text_pieces_send_only_what_the_answer_keeps(text, stop):
     import torch
 
-    from lingualift.inference.generate import cut_at_stop
+    from lingualift.inference.stopping import cut_at_stop
     from lingualift.inference.streaming import TextPieces
 
     pieces = []

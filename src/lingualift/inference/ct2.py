@@ -101,7 +101,8 @@ def load(directory: Path, dtype: str = "auto"):
 def generate(model: Ct2Model, tokenizer, prompts: list[str], params, stats, progress: Callable | None,
              n: int = 1) -> list[list[str]]:
     """`n` outputs per prompt, as `Generator.candidates` returns them (inference/generate.py)."""
-    from lingualift.inference.generate import StopCheck, cut_at_stop, encode_prompts
+    from lingualift.inference.prompts import encode_prompts
+    from lingualift.inference.stopping import StopCheck, cut_at_stop
 
     if params.do_sample:
         raise InputError("engine ct2 cannot seed sampling per call, so its samples could not be reproduced; "

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from lingualift.core.io import InputError
+from lingualift.inference.prompts import encode_prompts
+from lingualift.inference.stopping import StopCheck, cut_at_stop
 
 
 @dataclass
@@ -131,39 +133,6 @@ class Generator:
         return output
 
 
-def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
-    """Text up to the first stop string that follows its first non-blank character."""
-    begin = len(text) - len(text.lstrip())
-    cuts = [i for i in (text.find(s, begin + 1) for s in stop) if i >= 0]
-    return text[:min(cuts)] if cuts else text
-
-
-class StopCheck:
-    """Whether a row's new tokens hold a stop string after their first non-blank character.
-
-    A stop string is complete only once the token holding its last character is generated, so
-    a row's text is decoded only when its newest token could end one (it holds a stop's last
-    character, or is part of a multi-byte character): decoding every row in full at every step
-    costs time quadratic in the answer's length. Shared by the hf and ct2 engines."""
-
-    def __init__(self, tokenizer, stop: tuple[str, ...]):
-        self.tokenizer, self.stop = tokenizer, stop
-        self.last_chars = {s[-1] for s in stop if s}
-        self.pieces: dict[int, bool] = {}  # token id -> may end a stop string
-
-    def _may_end(self, token_id: int) -> bool:
-        if token_id not in self.pieces:
-            piece = self.tokenizer.decode([token_id], skip_special_tokens=True)
-            self.pieces[token_id] = "\ufffd" in piece or any(c in piece for c in self.last_chars)
-        return self.pieces[token_id]
-
-    def ends(self, new: list[int]) -> bool:
-        if not new or not self._may_end(int(new[-1])):
-            return False
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return cut_at_stop(text, self.stop) != text
-
-
 class _StopOnStrings:
     """StopCheck as transformers' per-row stopping criterion (a bool tensor of shape [batch])."""
 
@@ -175,13 +144,6 @@ class _StopOnStrings:
 
         rows = input_ids[:, self.prompt_len:].tolist()
         return torch.tensor([self.check.ends(row) for row in rows], device=input_ids.device)
-
-
-def encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
-    """Token ids of each prompt, with the tokenizer's BOS unless the prompt already has it
-    (chat templates such as Gemma's write it themselves)."""
-    bos = tokenizer.bos_token
-    return [tokenizer(p, add_special_tokens=not (bos and p.startswith(bos)))["input_ids"] for p in prompts]
 
 
 def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1, streamer=None,

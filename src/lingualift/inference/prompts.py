@@ -150,3 +150,10 @@ def select_examples(text: str, pool: list[Example], k: int, method: str = "rando
             return len(query & grams) / (len(query | grams) or 1)
         return sorted(candidates, key=overlap, reverse=True)[:k]
     raise InputError(f"unknown example selection {method!r}; choose random or similar")
+
+
+def encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
+    """Token ids of each prompt, with the tokenizer's BOS unless the prompt already has it
+    (chat templates such as Gemma's write it themselves)."""
+    bos = tokenizer.bos_token
+    return [tokenizer(p, add_special_tokens=not (bos and p.startswith(bos)))["input_ids"] for p in prompts]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 class TextPieces:
     def __init__(self, tokenizer, stop: tuple[str, ...], on_text: Callable[[str], None],
                  cut: Callable[[str, tuple[str, ...]], str]):
-        # `cut` is generate.cut_at_stop, passed in: this module is imported by generate
+        # `cut` is stopping.cut_at_stop, passed in by generate
         self.tokenizer, self.stop, self.on_text, self.cut = tokenizer, stop, on_text, cut
         self.hold = max((len(s) for s in stop), default=1) - 1
         self.ids: list[int] = []

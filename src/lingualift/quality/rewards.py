@@ -31,7 +31,7 @@ def _text(completion) -> str:
 
 
 def translation(completion) -> str:
-    from lingualift.inference.generate import cut_at_stop
+    from lingualift.inference.stopping import cut_at_stop
 
     return cut_at_stop(_text(completion), ("\n",)).strip()
 
