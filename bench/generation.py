@@ -2,6 +2,7 @@
 
     python bench/generation.py [--model tiny] [--lines 64] [--max-new-tokens 128] [--batch-size 16]
     python bench/generation.py --llamax [--model smollm2-135m] [--lines 64] [--max-new-tokens 96] [--engines hf,ct2]
+    python bench/generation.py --profile [--model smollm2-135m] [--lines 32] [--max-new-tokens 96]
 
 Default: batched, length-sorted generation against one sentence at a time (128 new tokens is
 about one FLORES sentence for the byte-level tiny model; no stop string, so both do the same
@@ -16,6 +17,11 @@ each of --engines (ct2: CTranslate2, `pip install 'lingualift[ct2]'`). Prints li
 the ratio to the LLaMAX-style loop, and chrF++ (sacrebleu) of the text as each returns it and
 of its first line only (what ours returns), so that a chrF++ difference that is only the
 lines past the first shows as such.
+
+--profile: where `eval translate`'s hf engine spends its time on the --llamax work, at beam 4
+and greedy: the prompts' forward pass (prefill, and the share of its positions that are
+padding), the decoding steps' forward passes (and of those the LM head), the stop-string
+checks, and the rest of `generate` (beam bookkeeping, cache reordering, logits processing).
 """
 
 import argparse
@@ -85,6 +91,66 @@ def compare_llamax(args) -> None:
                   f"| {baseline / seconds:.2f}x |")
 
 
+def profile(args) -> None:
+    from collections import Counter
+
+    from lingualift.inference import stopping
+
+    lines = read_lines(DATA / "flores200" / "eng_Latn.dev")[900:900 + args.lines]
+    template = get_template("llamax-alpaca")
+    prompts = [template.render(line, "eng_Latn", "deu_Latn", []) for line in lines]
+    gen = load_generator(args.model, engine="hf")
+    spent, began = Counter(), {}
+
+    def timed(part: str, module) -> None:
+        def before(mod, a, kw):
+            if part == "model":
+                ids = kw.get("input_ids", a[0] if a else None)
+                began["kind"] = "prefill" if ids.shape[1] > 1 else "decoding steps"
+            began[part] = time.perf_counter()
+
+        def after(mod, a, kw, out):
+            kind = began["kind"] + (" lm head" if part == "lm head" else "")
+            spent[kind] += time.perf_counter() - began[part]
+            if kind == "prefill" and kw.get("attention_mask") is not None:
+                spent["prefill positions"] += kw["attention_mask"].numel()
+                spent["prefill pads"] += int((kw["attention_mask"] == 0).sum())
+        module.register_forward_pre_hook(before, with_kwargs=True)
+        module.register_forward_hook(after, with_kwargs=True)
+
+    timed("model", gen.model)
+    timed("lm head", gen.model.lm_head)
+    ends = stopping.StopCheck.ends
+
+    def checked(self, new):
+        start = time.perf_counter()
+        try:
+            return ends(self, new)
+        finally:
+            spent["stop checks"] += time.perf_counter() - start
+    stopping.StopCheck.ends = checked
+    gen.generate(prompts[:2], GenerationParams(batch_size=2, max_new_tokens=4))  # warm-up
+    print(f"model={args.model} lines={len(prompts)} eng_Latn->deu_Latn (FLORES dev 900+) "
+          f"max_new_tokens={args.max_new_tokens} batch={args.batch_size}, hf engine")
+    print("| decoding | part | seconds | share |")
+    print("| --- | --- | ---: | ---: |")
+    for beams in (4, 1):
+        spent.clear()
+        start = time.perf_counter()
+        gen.generate(prompts, GenerationParams(batch_size=args.batch_size, num_beams=beams,
+                                               max_new_tokens=args.max_new_tokens, stop=template.stop))
+        total = time.perf_counter() - start
+        parts = {"prefill": spent["prefill"], "decoding steps (LM head)": spent["decoding steps lm head"],
+                 "decoding steps (the rest of the model)": spent["decoding steps"] - spent["decoding steps lm head"],
+                 "stop-string checks": spent["stop checks"]}
+        parts["rest of generate"] = total - sum(parts.values())
+        decoding = "greedy" if beams == 1 else f"beam {beams}"
+        for name, seconds in parts.items():
+            print(f"| {decoding} | {name} | {seconds:.1f} | {100 * seconds / total:.0f}% |")
+        print(f"| {decoding} | total ({100 * spent['prefill pads'] / max(spent['prefill positions'], 1):.0f}% of "
+              f"prefill positions padding) | {total:.1f} | |")
+
+
 def compare_batching(args) -> None:
     source = DATA / "flores200" / "eng_Latn.dev"
     if not source.is_file():
@@ -116,15 +182,17 @@ def compare_batching(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--llamax", action="store_true", help="against LLaMAX's evaluation loop (see above)")
+    parser.add_argument("--profile", action="store_true", help="where our hf engine's time goes (see above)")
     parser.add_argument("--model", default=None, help="default: tiny; smollm2-135m with --llamax")
     parser.add_argument("--lines", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: 128; 96 with --llamax")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--engines", default="hf", help="with --llamax: our engines to run, comma-separated (hf,ct2)")
     args = parser.parse_args()
-    args.model = args.model or ("smollm2-135m" if args.llamax else "tiny")
-    args.max_new_tokens = args.max_new_tokens or (96 if args.llamax else 128)
-    (compare_llamax if args.llamax else compare_batching)(args)
+    real = args.llamax or args.profile
+    args.model = args.model or ("smollm2-135m" if real else "tiny")
+    args.max_new_tokens = args.max_new_tokens or (96 if real else 128)
+    (profile if args.profile else compare_llamax if args.llamax else compare_batching)(args)
 
 
 if __name__ == "__main__":

@@ -90,3 +90,21 @@ def test_smollm2_loads_offline_and_translates_something():
     out = gen.generate(["<|im_start|>user\nSay hello in French.<|im_end|>\n<|im_start|>assistant\n"],
                        GenerationParams(max_new_tokens=12))
     assert out[0].strip()
+
+
+def test_beam_search_prefills_each_prompt_once_with_the_same_outputs(tiny, monkeypatch, flores):
+    """generate repeats every prompt once per beam before its first forward pass; given the
+    cache of each prompt computed once, it runs the prompts' last token only, and every beam
+    output and n-best list stays the same."""
+    from lingualift.inference import generate
+
+    prompts = read_lines(flores / "eng_Latn.dev")[900:906] + ["Jambo dunia", "x"]
+    params = GenerationParams(max_new_tokens=20, num_beams=4, batch_size=4, stop=("))", "rr"))
+    widths = []
+    hook = tiny.model.register_forward_pre_hook(
+        lambda mod, a, kw: widths.append(tuple(kw["input_ids"].shape)), with_kwargs=True)
+    once = tiny.generate(prompts, params), tiny.candidates(prompts, params, 3)
+    hook.remove()
+    assert widths[0][0] == 4 and widths[1] == (16, 1)  # the prompts once, then their last token on 4 beams
+    monkeypatch.setattr(generate, "prefill_once", lambda *args: None)
+    assert (tiny.generate(prompts, params), tiny.candidates(prompts, params, 3)) == once
