@@ -55,15 +55,20 @@ def llamax_loop(gen, prompts: list[str], beams: int, max_new_tokens: int) -> lis
     return outputs
 
 
-def compare_llamax(args) -> None:
-    import sacrebleu
-
+def deu_prompts(args):
+    """(template, prompts, references): FLORES dev eng->deu lines 900+ in LLaMAX's Alpaca prompt."""
     src, ref = (DATA / "flores200" / f"{c}.dev" for c in ("eng_Latn", "deu_Latn"))
     if not src.is_file():
         sys.exit(f"needs FLORES-200 dev at {src} (set LINGUALIFT_SHARED_DATA)")
     lines, refs = (read_lines(p)[900:900 + args.lines] for p in (src, ref))
     template = get_template("llamax-alpaca")
-    prompts = [template.render(line, "eng_Latn", "deu_Latn", []) for line in lines]
+    return template, [template.render(line, "eng_Latn", "deu_Latn", []) for line in lines], refs
+
+
+def compare_llamax(args) -> None:
+    import sacrebleu
+
+    template, prompts, refs = deu_prompts(args)
     engines = {name: load_generator(args.model, engine=name) for name in args.engines.split(",")}
     hf = engines["hf"] if "hf" in engines else load_generator(args.model, engine="hf")  # the LLaMAX loop's model
     for gen in [*engines.values()] + ([] if "hf" in engines else [hf]):
@@ -96,9 +101,7 @@ def profile(args) -> None:
 
     from lingualift.inference import stopping
 
-    lines = read_lines(DATA / "flores200" / "eng_Latn.dev")[900:900 + args.lines]
-    template = get_template("llamax-alpaca")
-    prompts = [template.render(line, "eng_Latn", "deu_Latn", []) for line in lines]
+    template, prompts, _ = deu_prompts(args)
     gen = load_generator(args.model, engine="hf")
     spent, began = Counter(), {}
 
