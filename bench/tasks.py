@@ -4,9 +4,12 @@
 
 Both score the same (context, choice) pairs of the same items with the same model object:
 lm-eval through its own HFLM.loglikelihood (one forward pass over context + choice for every
-choice, batched), lingualift through `tasks.loglik.loglikelihoods` (each context once, its KV
-cache shared by its choices). Prints items/s of each, the ratio, and both accuracies (they
-must be equal: the log-likelihoods are the same to 1e-4).
+choice, batched, one-token choices of a context grouped), lingualift through
+`tasks.loglik.loglikelihoods` (each prefix-tree node once: choices share their context,
+Belebele's questions their passage; the LM head only where a continuation token is
+predicted). Both first score a few untimed pairs, so neither pays the process's first-call
+costs. Prints items/s of each, the ratio, and both accuracies (they must be equal: the
+log-likelihoods are the same to 1e-4).
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ def main() -> None:
     print(f"{args.model}, {args.items} items per task, batch {args.batch_size}, 2-core CPU")
     print("| task | lm-eval items/s | lingualift items/s | ratio | lm-eval acc | lingualift acc |")
     print("|---|---|---|---|---|---|")
+    warm = [("Text: a warm-up line\nTopic:", " travel")] * 8
+    harness.loglikelihood([Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(warm)], disable_tqdm=True)
+    loglikelihoods(model, tokenizer, warm, args.batch_size)
     for name, lang in TASKS:
         items = tasks.get(name).load(DATA / "tasks", lang)[:args.items]
         pairs = [(c.context, c.continuation) for item in items for c in item.choices]

@@ -184,25 +184,58 @@ def test_hub_offline_says_what_to_download(tmp_path):
     assert "hf download cambridgeltl/xcopa" in proc.stderr
 
 
+def _whole_pair_scores(model, tokenizer, pairs, max_length):
+    """The reference: one plain causal forward pass per pair over its (left-cut) input, as
+    lm-eval's HFLM runs it."""
+    import torch
+
+    from lingualift.tasks.loglik import encode_pair
+
+    scores = []
+    with torch.inference_mode():
+        for context, continuation in pairs:
+            ctx, cont = encode_pair(tokenizer, context, continuation)
+            ids = (ctx + cont)[-(max_length + 1):][:-1]
+            logprobs = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)[len(ids) - len(cont):]
+            target = torch.tensor(cont)
+            scores.append((float(logprobs.gather(1, target[:, None]).sum()), bool((logprobs.argmax(-1) == target).all())))
+    return scores
+
+
 def test_shared_prefix_scoring_equals_scoring_each_pair_whole(root):
-    """Choices continue from their context's KV cache; the numbers equal a full forward pass per
-    pair (lm-eval's way) to 1e-4 relative, with left-padded contexts of different lengths."""
+    """Each prefix-tree node runs once (choices share their context, Belebele's questions their
+    passage, XNLI's empty contexts the BOS), packed rows with a tree mask; the numbers equal a
+    plain forward pass per pair (lm-eval's way) to 1e-4 relative."""
     from lingualift.inference import models
-    from lingualift.tasks.loglik import _direct, encode_pair, loglikelihoods
+    from lingualift.tasks.loglik import MIN_ROW, loglikelihoods
 
     model, tokenizer = models.load("tiny")
     items = get("sib200").load(root, "swh_Latn")[:5] + get("xcopa").load(root, "sw")[:4] + \
-        get("belebele").load(root, "eng_Latn")[:2] + get("xnli").load(root, "en")[:4]  # xnli: empty contexts
+        get("belebele").load(root, "eng_Latn")[:4] + get("xnli").load(root, "en")[:4]  # xnli: empty contexts
     pairs = [(c.context, c.continuation) for item in items for c in item.choices]
-    batches = []  # no forward pass may exceed batch_size rows, though 12 XNLI choices share one empty context
-    hook = model.register_forward_pre_hook(lambda _, args, kwargs: batches.append(kwargs["input_ids"].shape[0]),
-                                           with_kwargs=True)
+    shapes = []  # no forward pass may exceed batch_size rows, and rows share what they can
+    hook = model.base_model.register_forward_pre_hook(
+        lambda _, args, kwargs: shapes.append(kwargs["input_ids"].shape), with_kwargs=True)
     shared = loglikelihoods(model, tokenizer, pairs, batch_size=3)
     hook.remove()
-    assert max(batches) == 3
-    encoded = [encode_pair(tokenizer, c, x) for c, x in pairs]
-    whole = [(0.0, True)] * len(pairs)
-    _direct(model, encoded, list(range(len(pairs))), 2048, 4, whole, None)
+    lengths = [len(tokenizer.encode(c + x)) for c, x in pairs]
+    assert max(s[0] for s in shapes) == 3 and max(s[1] for s in shapes) <= max(MIN_ROW, *lengths)
+    assert sum(s[0] * s[1] for s in shapes) < sum(lengths) / 2  # padded rows, under half the tokens
+    whole = _whole_pair_scores(model, tokenizer, pairs, 2048)
     assert [g for _, g in shared] == [g for _, g in whole]
     for (a, _), (b, _) in zip(shared, whole):
         assert a == pytest.approx(b, rel=1e-4)
+
+
+def test_pairs_longer_than_the_model_are_cut_on_the_left(root):
+    """As lm-eval: the last max_length tokens of context + continuation, scored whole."""
+    from lingualift.inference import models
+    from lingualift.tasks.loglik import loglikelihoods
+
+    model, tokenizer = models.load("tiny")
+    model.config.max_position_embeddings = 24
+    item = get("belebele").load(root, "eng_Latn")[0]
+    pairs = [(item.choices[0].context, " A"), (item.choices[0].context, " B, longer"), ("", "x")]
+    ours = loglikelihoods(model, tokenizer, pairs, batch_size=2)
+    for (a, greedy_a), (b, greedy_b) in zip(ours, _whole_pair_scores(model, tokenizer, pairs, 24)):
+        assert a == pytest.approx(b, rel=1e-4) and greedy_a == greedy_b

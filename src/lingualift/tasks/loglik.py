@@ -4,17 +4,23 @@ Matching lm-eval token for token is what makes our accuracies comparable to publ
 ones: the context's trailing spaces move to the continuation; the continuation's tokens
 are those of encode(context + continuation) past encode(context) (the tokenizer's default
 special tokens on both); an empty context becomes the BOS token (else EOS), unless the
-continuation already starts with it. The choices of one item share their context's forward
-pass (its KV cache), so an item costs one context plus its short continuations instead of a
-context per choice; the numbers equal a forward pass over each pair (tests/test_tasks.py) and
-so lm-eval's. A pair longer than the model is cut on the left, as lm-eval does, and scored
-whole, right-padded in batches sorted by length.
+continuation already starts with it; a pair longer than the model is cut on the left.
+
+What is computed once: every pair's input ((context + continuation)[:-1]) is a path in a
+prefix tree, and each tree node is run once. The choices of an item share their context,
+the questions of a Belebele passage share the passage, and one-token choices share the
+whole input. A forward-pass row holds whole subtrees in depth-first order (a forest), each
+token attending to its ancestors only (a 4D mask) at its depth as position, so a row
+computes exactly the sums a forward pass over each pair computes (tests/test_tasks.py: to
+1e-4 relative, and so lm-eval's), on fewer tokens. The LM head runs only where a
+continuation token is predicted: with a 49k vocabulary it is a fifth of a 135M model's
+forward pass per position.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 
 def _prefix_id(tokenizer) -> int:
@@ -42,106 +48,102 @@ def loglikelihoods(model, tokenizer, pairs: list[tuple[str, str]], batch_size: i
                    progress: Callable[[int], None] | None = None) -> list[tuple[float, bool]]:
     """(sum of log P(continuation tokens), whether greedy decoding would produce them) per pair.
 
-    Pairs that share a context (the choices of one item) share its forward pass: the context
-    is run once, its KV cache is repeated for every choice, and only the continuations are
-    run on top (`_shared`). A pair too long for the model is cut on the left as lm-eval does
-    and scored whole (`_direct`), since its cut context is no longer the shared one."""
+    `batch_size` is the number of packed rows per forward pass; a row holds the longest
+    input's tokens or `MIN_ROW`, whichever is more (`pack`)."""
     max_length = getattr(model.config, "max_position_embeddings", None) or 2048
     encoded = [encode_pair(tokenizer, c, x) for c, x in pairs]
-    results: list[tuple[float, bool]] = [(0.0, True)] * len(pairs)
-    groups: dict[tuple[int, ...], list[int]] = {}
-    direct = []
-    for i, (ctx, cont) in enumerate(encoded):
-        if len(ctx) + len(cont) - 1 > max_length or not cont:
-            direct.append(i)
-        else:
-            groups.setdefault(tuple(ctx), []).append(i)
-    _direct(model, encoded, direct, max_length, batch_size, results, progress)
-    _shared(model, encoded, groups, batch_size, results, progress)
+    inputs = [(ctx + cont)[-(max_length + 1):][:-1] for ctx, cont in encoded]
+    results: list[tuple[float, bool]] = [(0.0, True)] * len(pairs)  # an empty continuation: log 1, greedy
+    todo = [i for i, (_, cont) in enumerate(encoded) if cont]
+    rows = pack(inputs, todo, budget=max(MIN_ROW, *(len(inputs[i]) for i in todo)) if todo else MIN_ROW)
+    rows.sort(key=lambda row: -len(row.tokens))  # longest first: a memory error shows at once
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        # a continuation longer than the model: its last max_length tokens, all the window predicts
+        _run(model, chunk, [[encoded[i][1][-len(inputs[i]):] for i, _ in row.members] for row in chunk], results)
+        if progress:
+            progress(sum(len(row.members) for row in chunk))
     return results
 
 
-def _score(logprobs, cont: list[int]) -> tuple[float, bool]:
+# Rows hold at least this many tokens: short inputs (XNLI's, a BOS and a sentence) then share a
+# row instead of each padding one, and a passage's questions fit beside it. Longer rows cost
+# more: attention over a row grows with its length squared. 256 was the fastest of 128-400 on
+# SIB-200 and Belebele with SmolLM2-135M (bench/tasks.py).
+MIN_ROW = 256
+
+
+@dataclass
+class Row:
+    """A forest in depth-first order: its tokens, their depths (positions), each node's path
+    (its ancestors and itself, root first: what it attends to), and the pairs it scores."""
+
+    tokens: list[int] = field(default_factory=list)
+    depths: list[int] = field(default_factory=list)
+    paths: list[list[int]] = field(default_factory=list)
+    members: list[tuple[int, list[int]]] = field(default_factory=list)  # (pair index, node of each input token)
+    last: list[int] = field(default_factory=list)  # the previous member's input, to find the shared prefix
+
+
+def pack(inputs: list[list[int]], todo: list[int], budget: int) -> list[Row]:
+    """Inputs in lexicographic order, so each shares its longest prefix with the one before;
+    a row takes the next input while its new nodes fit in `budget` tokens."""
+    rows: list[Row] = []
+    row: Row | None = None
+    for i in sorted(todo, key=lambda i: inputs[i]):
+        seq = inputs[i]
+        shared = 0
+        if row is not None:
+            limit = min(len(seq), len(row.last))
+            while shared < limit and seq[shared] == row.last[shared]:
+                shared += 1
+        if row is None or len(row.tokens) + len(seq) - shared > budget:
+            row, shared = Row(), 0
+            rows.append(row)
+        path = row.members[-1][1][:shared] if shared else []
+        for depth in range(shared, len(seq)):
+            path = path + [len(row.tokens)]
+            row.tokens.append(seq[depth])
+            row.depths.append(depth)
+            row.paths.append(path)
+        row.members.append((i, path))
+        row.last = seq
+    return rows
+
+
+def _run(model, rows: list[Row], conts: list[list[list[int]]], results) -> None:
+    """One forward pass over packed rows; the LM head on the positions that predict a
+    continuation token only."""
     import torch
 
-    target = torch.tensor(cont)
-    return float(logprobs.gather(1, target[:, None]).sum()), bool((logprobs.argmax(-1) == target).all())
-
-
-def _direct(model, encoded, idx_all, max_length, batch_size, results, progress) -> None:
-    import torch
-
-    inputs = {i: (encoded[i][0] + encoded[i][1])[-(max_length + 1):][:-1] for i in idx_all}
-    order = sorted(idx_all, key=lambda i: -len(inputs[i]))  # longest first: memory errors show at once
     device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    width = max(len(row.tokens) for row in rows)
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    positions = torch.zeros(len(rows), width, dtype=torch.long)
+    allowed = torch.eye(width, dtype=torch.bool).repeat(len(rows), 1, 1)  # padding attends to itself: no NaN rows
+    wanted, targets, spans = [], [], []
+    for r, row in enumerate(rows):
+        n = len(row.tokens)
+        ids[r, :n], positions[r, :n] = torch.tensor(row.tokens), torch.tensor(row.depths)
+        for node, path in enumerate(row.paths):
+            allowed[r, node, path] = True
+        for (i, path), cont in zip(row.members, conts[r]):
+            nodes = path[len(path) - len(cont):]
+            spans.append((i, len(targets), len(cont)))
+            wanted += [r * width + node for node in nodes]
+            targets += cont
+    mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            width = max(len(inputs[i]) for i in idx)
-            ids = torch.zeros(len(idx), width, dtype=torch.long)
-            for row, i in enumerate(idx):
-                ids[row, :len(inputs[i])] = torch.tensor(inputs[i])
-            logprobs = torch.log_softmax(model(ids.to(device)).logits.float(), dim=-1).cpu()
-            for row, i in enumerate(idx):
-                cont, end = encoded[i][1], len(inputs[i])
-                results[i] = _score(logprobs[row, end - len(cont):end], cont)
-            if progress:
-                progress(len(idx))
-
-
-def _shared(model, encoded, groups: dict, batch_size: int, results, progress) -> None:
-    """Contexts left-padded in batches of `batch_size`, one forward pass with a KV cache; the
-    cache rows repeated for each of a context's continuations, which run right-padded after
-    it with positions continuing from the context's length."""
-    import torch
-
-    device = next(model.parameters()).device
-    contexts = sorted(groups, key=len, reverse=True)
-    with torch.inference_mode():
-        for start in range(0, len(contexts), batch_size):
-            chunk = contexts[start:start + batch_size]
-            width = max(map(len, chunk))
-            ids = torch.zeros(len(chunk), width, dtype=torch.long)
-            mask = torch.zeros(len(chunk), width, dtype=torch.long)
-            for row, ctx in enumerate(chunk):
-                ids[row, width - len(ctx):], mask[row, width - len(ctx):] = torch.tensor(ctx), 1
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            # only the last position's logits are scored: the LM head over a whole passage
-            # (Belebele's) is a fifth of the forward pass of a 135M model with a 49k vocabulary
-            out = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                        use_cache=True, logits_to_keep=1)
-            first = torch.log_softmax(out.logits[:, -1].float(), dim=-1).cpu()
-            rows = [(g, i) for g, ctx in enumerate(chunk) for i in groups[ctx]]
-            # Continuations run `batch_size` at a time: an item set whose contexts are all empty
-            # (XNLI's lm-eval prompt) is one context with thousands of continuations.
-            for sub in range(0, len(rows), batch_size):
-                part = rows[sub:sub + batch_size]
-                cache = out.past_key_values if len(rows) <= batch_size else copy.deepcopy(out.past_key_values)
-                _continue(model, encoded, chunk, mask, first, cache, part, results, device)
-                if progress:
-                    progress(len(part))
-
-
-def _continue(model, encoded, chunk, mask, first, cache, rows, results, device) -> None:
-    """Score the continuations `rows` ((context row, pair index)) on top of the contexts' cache."""
-    import torch
-
-    longest = max(len(encoded[i][1]) for _, i in rows) - 1
-    rest = None
-    if longest > 0:
-        cache.batch_select_indices(torch.tensor([g for g, _ in rows], device=device))
-        cont_ids = torch.zeros(len(rows), longest, dtype=torch.long)
-        cont_mask = torch.zeros(len(rows), longest, dtype=torch.long)
-        for r, (_, i) in enumerate(rows):
-            tail = encoded[i][1][:-1]
-            cont_ids[r, :len(tail)], cont_mask[r, :len(tail)] = torch.tensor(tail, dtype=torch.long), 1
-        lengths = torch.tensor([len(chunk[g]) for g, _ in rows])
-        second = model(input_ids=cont_ids.to(device),
-                       attention_mask=torch.cat([mask[[g for g, _ in rows]], cont_mask], dim=1).to(device),
-                       position_ids=(lengths[:, None] + torch.arange(longest)).to(device),
-                       cache=cache, use_cache=True)
-        rest = torch.log_softmax(second.logits.float(), dim=-1).cpu()
-    for r, (g, i) in enumerate(rows):
-        cont = encoded[i][1]
-        scores = first[g][None] if rest is None else torch.cat([first[g][None], rest[r, :len(cont) - 1]])
-        results[i] = _score(scores[:len(cont)], cont)
+        hidden = model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                  position_ids=positions.to(device)).last_hidden_state
+        logits = model.get_output_embeddings()(hidden.flatten(0, 1)[torch.tensor(wanted, device=device)])
+        cap = getattr(model.config, "final_logit_softcapping", None)
+        if cap:  # Gemma 2's head, as its own forward applies it
+            logits = torch.tanh(logits / cap) * cap
+        logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+    target = torch.tensor(targets)
+    picked = logprobs.gather(1, target[:, None])[:, 0]
+    greedy = logprobs.argmax(-1) == target
+    for i, start, n in spans:
+        results[i] = (float(picked[start:start + n].sum()), bool(greedy[start:start + n].all()))
