@@ -51,35 +51,42 @@ def test_sampling_is_refused_in_one_sentence(engines):
 
 
 class _Decoder:
-    """A stand-in CTranslate2 decoder: a newline first, then text ending in a newline."""
+    """A stand-in CTranslate2 decoder: a newline first, then text ending in a newline; its beam
+    search ends on a newline at once, as a real one does when the prompt lacks it."""
 
     def __init__(self, tokenizer):
         self.newline, self.text = tokenizer.encode("\n"), tokenizer.encode("Habari\n")
-        self.prompts = []
+        self.calls = []
 
-    def generate_batch(self, prompts, max_length, end_token, num_hypotheses, **kw):
-        self.prompts.append(prompts)
+    def generate_batch(self, prompts, max_length, beam_size, callback=None, end_token=(), num_hypotheses=1, **kw):
+        self.calls.append((beam_size, prompts))
         out = []
-        for _ in prompts:
-            blank = len(self.prompts) == 1  # the first search ends on the leading newline
-            ids = self.newline if blank else self.text
-            assert all(t in end_token for t in ids[-1:])
+        for row, prompt in enumerate(prompts):
+            ids = self.text if prompt[-1:] == self.newline_tokens else self.newline
+            if callback:  # greedy: token by token until the callback ends the row
+                for token in self.newline + self.text:
+                    if callback(SimpleNamespace(batch_id=row, token_id=token)):
+                        break
+            assert all(t in end_token for t in ids[-1:]) or callback
             out.append(SimpleNamespace(sequences_ids=[ids] * num_hypotheses))
         return out
 
 
-def test_beam_decodes_again_after_a_leading_blank(engines):
+def test_beam_search_takes_the_leading_blank_into_the_prompt(engines):
     """Alpaca models write a newline right after "### Response:": the hf engine's stop rule skips
-    it, and so does ct2's beam search, by searching again with the newline in the prompt."""
+    it; ct2's beam search would end every hypothesis on it, so the blank greedy decoding starts
+    with goes into the prompt first (one pass at one beam), and one search follows."""
     from lingualift.inference import ct2 as engine
 
     tokenizer = engines[1].tokenizer
     decoder = _Decoder(tokenizer)
+    decoder.newline_tokens = tokenizer.convert_ids_to_tokens(decoder.newline)[-1:]
     model = engine.Ct2Model(decoder, 0)
     [[out]] = engine.generate(model, tokenizer, ["### Response:"], GenerationParams(num_beams=4, stop=("\n",)),
                               GenerationStats(), None)
     assert out == "\nHabari"
-    assert len(decoder.prompts) == 2 and len(decoder.prompts[1][0]) == len(decoder.prompts[0][0]) + 1
+    assert [beams for beams, _ in decoder.calls] == [1, 4]
+    assert len(decoder.calls[1][1][0]) == len(decoder.calls[0][1][0]) + len(decoder.newline)
 
 
 def test_conversion_is_cached_and_redone_when_the_weights_change(tmp_path, monkeypatch):

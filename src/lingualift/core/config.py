@@ -39,9 +39,10 @@ CommaFloats = Annotated[list[float], BeforeValidator(_split_commas)]
 # The weights' type when a model is loaded for inference. fp32 stays the CPU default because it
 # is exact and every CPU runs it at full speed; bf16 is the choice on CPUs with native bf16
 # (AVX512-BF16 or AMX): 390 vs 124 GFLOP/s on this project's 2-core EPYC (bench/precision.py).
-Dtype = Annotated[Literal["auto", "bf16", "fp16", "fp32"],
+# int8 is the ct2 engine's only: CTranslate2's 8-bit weights, its fastest beam search on CPUs.
+Dtype = Annotated[Literal["auto", "bf16", "fp16", "fp32", "int8"],
                   Field(description="auto (bf16 on GPU, fp32 on CPU); bf16 is also fast on CPUs with AVX512-BF16 "
-                                    "or AMX")]
+                                    "or AMX; int8: engine ct2 only (8-bit weights)")]
 # The generation engine: hf (transformers), vllm (GPUs) or ct2 (CTranslate2, fast greedy
 # decoding on CPUs: inference/ct2.py). auto takes vllm where it can run, else hf.
 Engine = Annotated[Literal["auto", "hf", "vllm", "ct2"],

@@ -326,6 +326,8 @@ def load_generator(spec: str, engine: str = "auto", dtype: str = "auto") -> Gene
             raise InputError("engine vllm needs `pip install vllm` and a CUDA GPU")
         from vllm import LLM
 
+        if dtype == "int8":
+            raise InputError("dtype int8 is the ct2 engine's; vllm takes auto, bf16, fp16 or fp32")
         directory, gguf = models.resolve_spec(spec)
         llm = LLM(model=str(directory / gguf) if gguf else str(directory),
                   dtype="auto" if dtype == "auto" else {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[dtype])

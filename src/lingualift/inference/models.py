@@ -181,6 +181,8 @@ def load(spec: str, dtype: str = "auto", device: str | None = None):
     if dtype == "auto":
         # bf16 halves memory and is fast on GPUs; CPUs run fp32 faster and more exactly.
         torch_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    elif dtype == "int8":
+        raise InputError("dtype int8 is the ct2 engine's (--engine ct2); torch models load as auto, bf16, fp16 or fp32")
     else:
         torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
     directory, gguf = resolve_spec(spec)
