@@ -1,7 +1,7 @@
 """Generation speed: `eval translate`'s engine against the loops users start from, same model, same lines.
 
     python bench/generation.py [--model tiny] [--lines 64] [--max-new-tokens 128] [--batch-size 16]
-    python bench/generation.py --llamax [--model smollm2-135m] [--lines 64] [--max-new-tokens 96] [--engines hf,ct2]
+    python bench/generation.py --llamax [--model smollm2-135m] [--lines 64] [--max-new-tokens 96] [--engines hf,ct2,ct2:int8]
     python bench/generation.py --profile [--model smollm2-135m] [--lines 32] [--max-new-tokens 96]
 
 Default: batched, length-sorted generation against one sentence at a time (128 new tokens is
@@ -13,10 +13,11 @@ of 8, left padding, the Alpaca prompt, the text after "### Response:" kept whole
 and at beam 4, on FLORES dev eng->deu lines 900+ (held out from every demo stage). Ours is the
 same model object through `eval translate`'s generator (length-sorted batches of
 --batch-size, finished rows leaving the batch, generation stopping at the first newline), on
-each of --engines (ct2: CTranslate2, `pip install 'lingualift[ct2]'`). Prints lines/s of each,
-the ratio to the LLaMAX-style loop, and chrF++ (sacrebleu) of the text as each returns it and
-of its first line only (what ours returns), so that a chrF++ difference that is only the
-lines past the first shows as such.
+each of --engines (engine[:dtype]; ct2: CTranslate2, `pip install 'lingualift[ct2]'`, whose
+ct2:int8 runs 8-bit weights). Prints lines/s of each, the ratio to the LLaMAX-style loop,
+chrF++ (sacrebleu) of the text as each returns it and of its first line only (what ours
+returns), so that a chrF++ difference that is only the lines past the first shows as such,
+and the paired-bootstrap 95% interval of each row's chrF++ minus the LLaMAX-style loop's.
 
 --profile: where `eval translate`'s hf engine spends its time on the --llamax work, at beam 4
 and greedy: the prompts' forward pass (prefill, and the share of its positions that are
@@ -68,15 +69,17 @@ def deu_prompts(args):
 def compare_llamax(args) -> None:
     import sacrebleu
 
+    from lingualift.metrics.significance import corpus_test, describe
+
     template, prompts, refs = deu_prompts(args)
-    engines = {name: load_generator(args.model, engine=name) for name in args.engines.split(",")}
+    engines = {name: load_generator(args.model, *name.split(":")) for name in args.engines.split(",")}
     hf = engines["hf"] if "hf" in engines else load_generator(args.model, engine="hf")  # the LLaMAX loop's model
     for gen in [*engines.values()] + ([] if "hf" in engines else [hf]):
         gen.generate(prompts[:2], GenerationParams(batch_size=2, max_new_tokens=4))  # warm-up
     print(f"model={args.model} lines={len(prompts)} eng_Latn->deu_Latn (FLORES dev 900+) "
           f"max_new_tokens={args.max_new_tokens} llamax batch={LLAMAX_BATCH} ours batch={args.batch_size}")
-    print("| decoding | loop | lines/s | seconds | chrF++ | chrF++ first line | ratio |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| decoding | loop | lines/s | seconds | chrF++ | chrF++ first line | ratio | chrF++ against LLaMAX-style |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for beams in (4, 1):
         decoding = "greedy" if beams == 1 else f"beam {beams}"
         start = time.perf_counter()
@@ -92,8 +95,10 @@ def compare_llamax(args) -> None:
         for name, (seconds, hyps) in timed.items():
             chrf = sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score
             first = sacrebleu.corpus_chrf([h.split("\n")[0].strip() for h in hyps], [refs], word_order=2).score
+            # paired bootstrap (sacrebleu's, 1000 resamples) of this row's text against the LLaMAX-style text
+            paired = "" if hyps is theirs else describe(corpus_test("chrf++", theirs, hyps, refs, "deu_Latn").as_dict())
             print(f"| {decoding} | {name} | {len(prompts) / seconds:.2f} | {seconds:.1f} | {chrf:.2f} | {first:.2f} "
-                  f"| {baseline / seconds:.2f}x |")
+                  f"| {baseline / seconds:.2f}x | {paired} |")
 
 
 def profile(args) -> None:
@@ -190,7 +195,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: 128; 96 with --llamax")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--engines", default="hf", help="with --llamax: our engines to run, comma-separated (hf,ct2)")
+    parser.add_argument("--engines", default="hf",
+                        help="with --llamax: our engines to run, comma-separated engine[:dtype] (hf,ct2,ct2:int8)")
     args = parser.parse_args()
     real = args.llamax or args.profile
     args.model = args.model or ("smollm2-135m" if real else "tiny")
