@@ -114,3 +114,18 @@ def test_without_ctranslate2_or_with_a_gguf_file_one_sentence(tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "ctranslate2", None)
     with pytest.raises(InputError, match=r"pip install 'lingualift\[ct2\]'"):
         load_generator("tiny", engine="ct2")
+
+
+def test_int8_weights_run_beam_search_and_are_the_ct2_engine_s_alone(engines, flores):
+    """--dtype int8 gives CTranslate2 8-bit weights; its text is not float32's, so it is checked
+    for what it must keep: one answer per prompt, in order, under the stop rule. The torch
+    engines refuse int8 in one sentence."""
+    int8 = load_generator("tiny", engine="ct2", dtype="int8")
+    assert int8.model.decoder.compute_type.startswith("int8")  # int8 GEMMs, float32 elsewhere on CPUs
+    prompts = read_lines(flores / "eng_Latn.dev")[900:904]
+    params = GenerationParams(max_new_tokens=12, num_beams=4, batch_size=2, stop=("\n",))
+    outputs = int8.generate(prompts, params)
+    assert len(outputs) == len(prompts) and all("\n" not in o.strip() for o in outputs)
+    assert int8.stats.new_tokens > 0
+    with pytest.raises(InputError, match="dtype int8 is the ct2 engine's"):
+        load_generator("tiny", engine="hf", dtype="int8")

@@ -44,7 +44,7 @@ Dtype = Annotated[Literal["auto", "bf16", "fp16", "fp32", "int8"],
                   Field(description="auto (bf16 on GPU, fp32 on CPU); bf16 is also fast on CPUs with AVX512-BF16 "
                                     "or AMX; int8: engine ct2 only (8-bit weights)")]
 # The generation engine: hf (transformers), vllm (GPUs) or ct2 (CTranslate2, fast greedy
-# decoding on CPUs: inference/ct2.py). auto takes vllm where it can run, else hf.
+# and beam decoding on CPUs: inference/ct2.py). auto takes vllm where it can run, else hf.
 Engine = Annotated[Literal["auto", "hf", "vllm", "ct2"],
                    Field(description="auto (vllm when installed and a GPU is present, else hf) | hf | vllm | ct2 "
                                      "(CTranslate2: pip install 'lingualift[ct2]')")]

@@ -315,8 +315,8 @@ def vllm_available() -> bool:
 
 def load_generator(spec: str, engine: str = "auto", dtype: str = "auto") -> Generator:
     """A Generator for a model spec; `auto` picks vllm when it can run, else hf. ct2 is asked for
-    by name: on CPUs it pays for greedy decoding only (inference/ct2.py), and its float
-    arithmetic is not torch's, so it is not swapped in unasked."""
+    by name: it is the fastest on CPUs (inference/ct2.py), but its float arithmetic is not
+    torch's and its beam search stops earlier, so it is not swapped in unasked."""
     from lingualift.inference import models
 
     if engine == "auto":
