@@ -8,8 +8,10 @@ choice, batched, one-token choices of a context grouped), lingualift through
 `tasks.loglik.loglikelihoods` (each prefix-tree node once: choices share their context,
 Belebele's questions their passage; the LM head only where a continuation token is
 predicted). Both first score a few untimed pairs, so neither pays the process's first-call
-costs. Prints items/s of each, the ratio, and both accuracies (they must be equal: the
-log-likelihoods are the same to 1e-4).
+costs. Prints items/s of each, the ratio, both accuracies (they must be equal: the
+log-likelihoods are the same to 1e-4), and the token positions each ran through the model's
+body (padding included): both run compute-bound fp32 matmuls, so the ratio of positions (and
+lm-eval's LM head at every position) is what bounds the speed-up.
 """
 
 from __future__ import annotations
@@ -50,23 +52,30 @@ def main() -> None:
     model, tokenizer = models.load(args.model)
     harness = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size)
     print(f"{args.model}, {args.items} items per task, batch {args.batch_size}, 2-core CPU")
-    print("| task | lm-eval items/s | lingualift items/s | ratio | lm-eval acc | lingualift acc |")
-    print("|---|---|---|---|---|---|")
+    positions = [0]
+    model.base_model.register_forward_pre_hook(  # every forward of both goes through the body
+        lambda module, args, kwargs: positions.__setitem__(0, positions[0] + kwargs["input_ids"].numel()),
+        with_kwargs=True)
+    print("| task | lm-eval items/s | lingualift items/s | ratio | lm-eval acc | lingualift acc "
+          "| lm-eval positions | lingualift positions |")
+    print("|---|---|---|---|---|---|---|---|")
     warm = [("Text: a warm-up line\nTopic:", " travel")] * 8
     harness.loglikelihood([Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(warm)], disable_tqdm=True)
     loglikelihoods(model, tokenizer, warm, args.batch_size)
     for name, lang in TASKS:
         items = tasks.get(name).load(DATA / "tasks", lang)[:args.items]
         pairs = [(c.context, c.continuation) for item in items for c in item.choices]
+        positions[0] = 0
         started = time.perf_counter()
         theirs = harness.loglikelihood([Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)],
                                        disable_tqdm=True)
-        their_s = time.perf_counter() - started
+        their_s, their_positions = time.perf_counter() - started, positions[0]
+        positions[0] = 0
         started = time.perf_counter()
         ours = loglikelihoods(model, tokenizer, pairs, args.batch_size)
         our_s = time.perf_counter() - started
         print(f"| {name} {lang} | {len(items) / their_s:.2f} | {len(items) / our_s:.2f} | {their_s / our_s:.2f}x "
-              f"| {accuracy(items, theirs):.1f} | {accuracy(items, ours):.1f} |")
+              f"| {accuracy(items, theirs):.1f} | {accuracy(items, ours):.1f} | {their_positions} | {positions[0]} |")
 
 
 if __name__ == "__main__":
