@@ -227,6 +227,32 @@ def test_shared_prefix_scoring_equals_scoring_each_pair_whole(root):
         assert a == pytest.approx(b, rel=1e-4)
 
 
+def test_batches_cut_where_they_pad_least():
+    """Rows, longest first, go to forward passes in consecutive batches of at most `size`,
+    cut so that padded positions plus a fixed cost a batch are fewest (checked against every
+    possible cut)."""
+    from itertools import combinations
+
+    from lingualift.tasks.loglik import BATCH_COST, Row, batches
+
+    widths = [253, 242, 240, 216, 213, 166, 163, 133, 121, 118]
+    rows = [Row(tokens=[0] * w) for w in widths]
+
+    def cost(groups):
+        return sum(len(g[0].tokens) * len(g) + BATCH_COST for g in groups)
+
+    made = batches(rows, 4)
+    assert [r for g in made for r in g] == rows and max(map(len, made)) <= 4
+    every = []
+    for k in range(len(rows)):
+        for cuts in combinations(range(1, len(rows)), k):
+            bounds = (0, *cuts, len(rows))
+            groups = [rows[a:b] for a, b in zip(bounds, bounds[1:])]
+            if max(map(len, groups)) <= 4:
+                every.append(cost(groups))
+    assert cost(made) == min(every) < cost([rows[i:i + 4] for i in range(0, len(rows), 4)])
+
+
 def test_pairs_longer_than_the_model_are_cut_on_the_left(root):
     """As lm-eval: the last max_length tokens of context + continuation, scored whole."""
     from lingualift.inference import models
