@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from lingualift.inference.onednn import onednn_linear
+
 
 def _start_id(tokenizer) -> int:
     for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
@@ -67,7 +69,7 @@ def nll(model, tokenizer, lines: list[str], batch_size: int = 16,
     total = 0.0
     tokens = 0
     line_nll = [0.0] * len(lines)
-    with torch.inference_mode():
+    with torch.inference_mode(), onednn_linear():
         for start in range(0, len(order), batch_size):
             batch = [pieces[k][1] for k in order[start:start + batch_size]]
             width = max(len(ids) for ids, _ in batch)
