@@ -3,10 +3,10 @@
 CTranslate2 converts a Llama-family (or other decoder) Hugging Face checkpoint once into its
 own format (kept in lingualift's cache, keyed by the checkpoint's files) and decodes without
 Python in the loop. On this project's 2-core CPU (`python bench/generation.py --llamax --lines
-64 --engines hf,ct2,ct2:int8 --repeats 2`, SmolLM2-135M, 2026-12-07) it ran beam 4 at 3.36x
-LLaMAX's evaluation loop in float32 and 4.49x with int8 weights (`--dtype int8`), each at a
-chrF++ not lower than what LLaMAX's scripts score, where the hf engine ran at 1.47x (higher
-chrF++, its beams search longer); greedy decoding at 2.70x with the hf engine's outputs.
+64 --engines hf,ct2,ct2:int8 --repeats 2`, SmolLM2-135M, 2026-12-07) it ran beam 4 at 3.18x
+LLaMAX's evaluation loop in float32 and 4.29x with int8 weights (`--dtype int8`), at a chrF++
+not significantly different from what LLaMAX's scripts score, where the hf engine ran at 1.94x
+(higher chrF++); greedy decoding at 2.63x with the hf engine's outputs.
 
 The stop rule is the hf engine's: a row ends at the first stop string after its first
 non-blank character. Greedy decoding checks it per token (CTranslate2's callback, which ends
