@@ -95,11 +95,11 @@ def llamax_whole(decoded: str) -> str:
 
 
 def fastest(repeats: int, run):
-    """(seconds, output) of the fastest of `repeats` runs: the outputs are deterministic, and
+    """(seconds, output) of the fastest of `repeats` (at least 1) runs: the outputs are deterministic, and
     the fastest run is the one least slowed by whatever else the machine did meanwhile (on this
     shared 2-core VM one loop's time varied by 10% between runs)."""
     best = None
-    for _ in range(repeats):
+    for _ in range(max(1, repeats)):
         start = time.perf_counter()
         out = run()
         took = time.perf_counter() - start

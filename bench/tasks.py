@@ -9,7 +9,7 @@ choice, batched, one-token choices of a context grouped), lingualift through
 Belebele's questions their passage; the LM head only where a continuation token is
 predicted). Both first score a few untimed pairs, so neither pays the process's first-call
 costs. Prints items/s of each, the ratio, lingualift again with its fp32 linear layers on
-torch's default GEMM (MKL, as lm-eval runs) instead of oneDNN (inference/onednn.py) to show
+torch's default GEMM (MKL, as lm-eval runs; LINGUALIFT_ONEDNN=0) instead of oneDNN (inference/onednn.py) to show
 what the prefix tree alone buys, both accuracies (they must be equal), the largest relative
 difference between lm-eval's log-likelihoods and ours (they must agree to 1e-4), and the
 token positions each ran through the model's body (padding included): on the same GEMM the
@@ -45,10 +45,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=1, help="time each side N times, keep the fastest")
     args = parser.parse_args()
+    args.repeats = max(1, args.repeats)
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    from generation import fastest  # bench/generation.py, beside this script
+    from gemm import on_mkl  # bench/gemm.py and bench/generation.py, beside this script
+    from generation import fastest
     from lingualift import tasks
     from lingualift.inference import models
     from lingualift.tasks.loglik import loglikelihoods
@@ -65,8 +67,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     warm = [("Text: a warm-up line\nTopic:", " travel")] * 8
     harness.loglikelihood([Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(warm)], disable_tqdm=True)
-    for onednn in (True, False):
-        loglikelihoods(model, tokenizer, warm, args.batch_size, onednn=onednn)
+    loglikelihoods(model, tokenizer, warm, args.batch_size)
+    with on_mkl():
+        loglikelihoods(model, tokenizer, warm, args.batch_size)
     for name, lang in TASKS:
         items = tasks.get(name).load(DATA / "tasks", lang)[:args.items]
         pairs = [(c.context, c.continuation) for item in items for c in item.choices]
@@ -74,8 +77,8 @@ def main() -> None:
         positions[0] = 0
         their_s, theirs = fastest(args.repeats, lambda r=requests: harness.loglikelihood(r, disable_tqdm=True))
         their_positions = positions[0] // args.repeats
-        mkl_s, _ = fastest(args.repeats, lambda p=pairs: loglikelihoods(model, tokenizer, p, args.batch_size,
-                                                                         onednn=False))
+        with on_mkl():
+            mkl_s, _ = fastest(args.repeats, lambda p=pairs: loglikelihoods(model, tokenizer, p, args.batch_size))
         positions[0] = 0
         our_s, ours = fastest(args.repeats, lambda p=pairs: loglikelihoods(model, tokenizer, p, args.batch_size))
         our_positions = positions[0] // args.repeats

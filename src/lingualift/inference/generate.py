@@ -182,7 +182,7 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1,
         sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p,
                     **({"epsilon_cutoff": params.epsilon} if params.epsilon else {})} \
             if params.do_sample else {"do_sample": False}
-        with torch.inference_mode(), onednn_linear():
+        with torch.inference_mode(), onednn_linear(model):
             if beams == 1 and n == 1 and not params.do_sample and streamer is None:
                 new = _greedy_pruned(model, ids.to(device), mask.to(device), width, params, criteria, pad_id)
             else:

@@ -69,7 +69,7 @@ def nll(model, tokenizer, lines: list[str], batch_size: int = 16,
     total = 0.0
     tokens = 0
     line_nll = [0.0] * len(lines)
-    with torch.inference_mode(), onednn_linear():
+    with torch.inference_mode(), onednn_linear(model):
         for start in range(0, len(order), batch_size):
             batch = [pieces[k][1] for k in order[start:start + batch_size]]
             width = max(len(ids) for ids, _ in batch)

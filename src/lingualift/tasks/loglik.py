@@ -15,7 +15,7 @@ computes exactly the sums a forward pass over each pair computes (tests/test_tas
 1e-4 relative, and so lm-eval's), on fewer tokens. The LM head runs only where a
 continuation token is predicted: with a 49k vocabulary it is a fifth of a 135M model's
 forward pass per position. Rows go to forward passes in batches cut where they pad least
-(`batches`), and fp32 linear layers run on oneDNN (inference/onednn.py: on AMD CPUs 2-3x
+(`batches`), and fp32 linear layers run on oneDNN (inference/onednn.py: on AMD CPUs 2.1-2.6x
 MKL's speed, the same numbers to about 1e-6).
 """
 
@@ -49,12 +49,11 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
 
 
 def loglikelihoods(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int = 8,
-                   progress: Callable[[int], None] | None = None, onednn: bool = True) -> list[tuple[float, bool]]:
+                   progress: Callable[[int], None] | None = None) -> list[tuple[float, bool]]:
     """(sum of log P(continuation tokens), whether greedy decoding would produce them) per pair.
 
     `batch_size` is the most packed rows a forward pass takes (`batches`); a row holds the
-    longest input's tokens or `MIN_ROW`, whichever is more (`pack`). `onednn=False` runs fp32 linear
-    layers on torch's default GEMM instead (bench/tasks.py, to show what each part buys)."""
+    longest input's tokens or `MIN_ROW`, whichever is more (`pack`)."""
     max_length = getattr(model.config, "max_position_embeddings", None) or 2048
     encoded = [encode_pair(tokenizer, c, x) for c, x in pairs]
     inputs = [(ctx + cont)[-(max_length + 1):][:-1] for ctx, cont in encoded]
@@ -62,30 +61,32 @@ def loglikelihoods(model, tokenizer, pairs: list[tuple[str, str]], batch_size: i
     todo = [i for i, (_, cont) in enumerate(encoded) if cont]
     rows = pack(inputs, todo, budget=max(MIN_ROW, *(len(inputs[i]) for i in todo)) if todo else MIN_ROW)
     rows.sort(key=lambda row: -len(row.tokens))  # longest first: a memory error shows at once
-    for chunk in batches(rows, batch_size):
-        # a continuation longer than the model: its last max_length tokens, all the window predicts
-        with onednn_linear(onednn):
+    with onednn_linear(model):
+        for chunk in batches(rows, batch_size):
+            # a continuation longer than the model: its last max_length tokens, all the window predicts
             _run(model, chunk, [[encoded[i][1][-len(inputs[i]):] for i, _ in row.members] for row in chunk], results)
-        if progress:
-            progress(sum(len(row.members) for row in chunk))
+            if progress:
+                progress(sum(len(row.members) for row in chunk))
     return results
 
 
-# A forward pass's fixed cost in token positions, for `batches`: 16 was the fastest of 0-256 on
-# Belebele with SmolLM2-135M (4.25 s against 5.21 s for consecutive batches of 8; 0 runs every
-# row alone, 256 makes the fewest batches).
+# A forward pass's fixed cost in token positions, for `batches`: 16 was the fastest of 0, 4, 16,
+# 32, 64 and 256 on Belebele with SmolLM2-135M (4.25 s against 5.21 s for consecutive batches of
+# 8; 0 runs every row alone, 256 ran four batches as 8 rows in a row do, cut elsewhere).
 BATCH_COST = 16
 
 
 def batches(rows: list[Row], size: int) -> list[list[Row]]:
-    """Rows, longest first, cut into consecutive batches of at most `size` so that the padded
-    positions (a batch is as wide as its longest row) plus BATCH_COST a batch are fewest:
+    """Rows cut into consecutive batches of at most `size` so that the padded positions (a
+    batch is as wide as its longest row) plus BATCH_COST a batch are fewest (rows come longest
+    first, so that similar widths are neighbours):
     Belebele's rows run from 118 to 253 tokens, and batches of 8 in a row padded 8% of its
     positions. Exact, by dynamic programming over the cut points."""
     n = len(rows)
     best, cut = [0] * (n + 1), [n] * (n + 1)
     for i in range(n - 1, -1, -1):
-        best[i], cut[i] = min((len(rows[i].tokens) * (j - i) + BATCH_COST + best[j], j)
+        widths = [len(row.tokens) for row in rows[i:i + size]]
+        best[i], cut[i] = min((max(widths[:j - i]) * (j - i) + BATCH_COST + best[j], j)
                               for j in range(i + 1, min(i + size, n) + 1))
     out, i = [], 0
     while i < n:
