@@ -4,15 +4,16 @@ torch runs an fp32 `F.linear` on CPUs through MKL's sgemm. MKL picks its code pa
 CPU's vendor, and on AMD CPUs it does not run its AVX-512 kernels; oneDNN (in torch's x86
 builds) picks by instruction set. On this project's 2-core AMD EPYC (AVX-512) a 2048 x 576 x
 1536 fp32 linear runs at 217 GFLOP/s through MKL and 462 through oneDNN, and SmolLM2-135M's
-49k-vocabulary LM head at 126 against 326 (`python bench/gemm.py`, 2026-12-07). The arithmetic is the same
-fp32 multiply-adds in another order: outputs differ from MKL's by about 1e-6 relative, well
-inside the 1e-4 that task log-likelihoods promise. Task scoring, perplexity and the hf
-engine's generation run inside `onednn_linear(model)`. A summation order could in principle
-flip a near-tie between two tokens; on 64 FLORES lines (SmolLM2-135M, eng->deu, beam 4 and
-greedy) the hf engine's outputs on oneDNN equal its outputs on MKL line for line, at 1.47x
-and 1.59x the speed (`python bench/gemm.py --generate`). On Intel CPUs, where MKL runs its own AVX-512 code, the gain has
-not been measured; `LINGUALIFT_ONEDNN=0` turns the routing off. Training keeps torch's own
-GEMM: oneDNN's linear has no backward.
+49k-vocabulary LM head at 126 against 326 (`python bench/gemm.py`, 2026-12-07). The
+arithmetic is the same fp32 multiply-adds in another order: outputs differ from MKL's by
+about 1e-6 relative, well inside the 1e-4 that task log-likelihoods promise. Task scoring,
+perplexity and the hf engine's generation run inside `onednn_linear(model)`. A summation
+order could in principle flip a near-tie between two tokens; on 64 FLORES lines
+(SmolLM2-135M, eng->deu, beam 4 and greedy) the hf engine's outputs on oneDNN equal its
+outputs on MKL line for line, at 1.47x and 1.59x the speed (`python bench/gemm.py
+--generate`). On Intel CPUs, where MKL runs its own AVX-512 code, the gain has not been
+measured; `LINGUALIFT_ONEDNN=0` turns the routing off. Training keeps torch's own GEMM:
+oneDNN's linear has no backward.
 """
 
 from __future__ import annotations
@@ -23,20 +24,17 @@ from contextlib import contextmanager
 from functools import cache
 
 
-def _routable(x, weight, bias) -> bool:
-    """fp32 on the CPU, a 2-D weight, and no gradient to track: oneDNN's linear has no backward."""
-    import torch
-
-    tensors = [t for t in (x, weight, bias) if t is not None]
-    return (all(t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors) and weight.dim() == 2
-            and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)))
-
-
 @cache
 def _mode():
     """The TorchFunctionMode class, made on first use: importing this module does not import torch."""
     import torch
     from torch.overrides import TorchFunctionMode
+
+    def routable(x, weight, bias) -> bool:
+        """fp32 on the CPU, a 2-D weight, and no gradient to track: oneDNN's linear has no backward."""
+        tensors = [t for t in (x, weight, bias) if t is not None]
+        return (all(t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors) and weight.dim() == 2
+                and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)))
 
     class OneDnnLinear(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -45,7 +43,7 @@ def _mode():
                 x = args[0] if args else kwargs["input"]
                 weight = args[1] if len(args) > 1 else kwargs["weight"]
                 bias = args[2] if len(args) > 2 else kwargs.get("bias")
-                if _routable(x, weight, bias):
+                if routable(x, weight, bias):
                     # a strided bias gives wrong sums in oneDNN's kernel: made contiguous first
                     return torch.ops.mkldnn._linear_pointwise(
                         x, weight, None if bias is None else bias.contiguous(), "none", [], "")

@@ -71,8 +71,8 @@ def loglikelihoods(model, tokenizer, pairs: list[tuple[str, str]], batch_size: i
 
 
 # A forward pass's fixed cost in token positions, for `batches`: 16 was the fastest of 0, 4, 16,
-# 32, 64 and 256 on Belebele with SmolLM2-135M (4.25 s against 5.21 s for consecutive batches of
-# 8; 0 runs every row alone, 256 ran four batches as 8 rows in a row do, cut elsewhere).
+# 32, 64 and 256 in a one-off sweep on Belebele with SmolLM2-135M (0 runs every row alone, 256
+# as few batches as rows of 8 do); bench/tasks.py prints the positions it leaves.
 BATCH_COST = 16
 
 
