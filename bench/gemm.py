@@ -3,10 +3,11 @@
     python bench/gemm.py [--model smollm2-135m]
     python bench/gemm.py --generate [--model smollm2-135m] [--lines 64]
 
-Default: each linear shape of the model, timed through torch's `F.linear` (MKL's sgemm) and
-through oneDNN (`inference/onednn.py`), side by side: GFLOP/s of each, the ratio and the
-largest relative difference of the outputs. Its projections at 2048 rows (a batch of task
-scoring or prefill) and at 64 (one beam-4 decoding step of 16 lines), its LM head at 64.
+Default: each linear shape of the model, an `nn.Linear` timed through torch's own forward
+(MKL's sgemm) and through oneDNN with its weight packed (`inference/onednn.py`), side by
+side: GFLOP/s of each, the ratio and the largest relative difference of the outputs. Its
+projections at 2048 rows (a batch of task scoring or prefill) and at 64 (one beam-4 decoding
+step of 16 lines), its LM head at 64.
 
 --generate: the hf engine on --lines FLORES dev eng->deu lines 900+ (LLaMAX's Alpaca prompt,
 96 new tokens, batch 16) at beam 4 and greedy, with oneDNN and with LINGUALIFT_ONEDNN=0
@@ -47,16 +48,16 @@ def shapes(args) -> None:
     torch.manual_seed(0)
     for name, k, n in layers:
         for rows in ((64,) if name == "LM head" else (2048, 64)):
-            x, w = torch.randn(rows, k), torch.randn(n, k)
+            x, layer = torch.randn(rows, k), torch.nn.Linear(k, n, bias=False)
             timed = {}
             with torch.inference_mode():
                 for backend in ("MKL", "oneDNN"):
-                    with on_mkl() if backend == "MKL" else nullcontext(), onednn_linear(model):
-                        torch.nn.functional.linear(x, w)  # warm-up
+                    with on_mkl() if backend == "MKL" else nullcontext(), onednn_linear(layer):
+                        layer(x)  # warm-up (oneDNN packs the weight here, once, as inference does)
                         repeats = max(3, int(2e10 / (2 * rows * k * n)))  # about 20 GFLOP of work
                         start = time.perf_counter()
                         for _ in range(repeats):
-                            out = torch.nn.functional.linear(x, w)
+                            out = layer(x)
                         timed[backend] = (2 * rows * k * n * repeats / (time.perf_counter() - start) / 1e9, out)
             (mkl, a), (dnn, b) = timed["MKL"], timed["oneDNN"]
             print(f"| {name} ({k} x {n}) | {rows} | {mkl:.0f} | {dnn:.0f} | {dnn / mkl:.2f}x "

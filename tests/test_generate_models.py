@@ -32,6 +32,11 @@ def test_batched_generation_equals_one_at_a_time(tiny):
     single = [tiny.generate([p], GenerationParams(max_new_tokens=6, batch_size=1, stop=()))[0] for p in prompts]
     assert batched == single
     assert tiny.stats.lines == 10 and tiny.stats.new_tokens > 0 and tiny.stats.tokens_per_s > 0
+    # its fp32 CPU linear layers were packed for oneDNN once, for every call (inference/onednn.py)
+    packed = {layer: copy for layer, (_, _, copy) in tiny.packed.items()}
+    assert len(packed) == sum(type(m).__name__ == "Linear" for m in tiny.model.modules())
+    tiny.generate(prompts[:1], params)
+    assert all(tiny.packed[layer][2] is copy for layer, copy in packed.items())
 
 
 def test_finished_rows_leave_the_batch_without_changing_any_output(tiny, monkeypatch):

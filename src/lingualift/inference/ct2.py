@@ -3,10 +3,11 @@
 CTranslate2 converts a Llama-family (or other decoder) Hugging Face checkpoint once into its
 own format (kept in lingualift's cache, keyed by the checkpoint's files) and decodes without
 Python in the loop. On this project's 2-core CPU (`python bench/generation.py --llamax --lines
-64 --engines hf,ct2,ct2:int8 --repeats 2`, SmolLM2-135M, 2026-12-07) it ran beam 4 at 3.18x
-LLaMAX's evaluation loop in float32 and 4.29x with int8 weights (`--dtype int8`), at a chrF++
-not significantly different from what LLaMAX's scripts score, where the hf engine ran at 1.94x
-(higher chrF++); greedy decoding at 2.63x with the hf engine's outputs.
+64 --engines hf,ct2,ct2:int8 --repeats 2`, SmolLM2-135M, 2026-12-07) it ran beam 4 at 3.41x
+LLaMAX's evaluation loop in float32 and 4.26x with int8 weights (`--dtype int8`), at a chrF++
+not significantly different from what LLaMAX's scripts score, where the hf engine ran at 2.06x
+(higher chrF++); greedy decoding at 2.83x with the hf engine's outputs (the hf engine, on
+oneDNN with packed weights, 3.42x).
 
 The stop rule is the hf engine's: a row ends at the first stop string after its first
 non-blank character. Greedy decoding checks it per token (CTranslate2's callback, which ends

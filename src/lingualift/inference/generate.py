@@ -67,6 +67,9 @@ class Generator:
     tokenizer: object
     engine: str = "hf"
     stats: GenerationStats = field(default_factory=GenerationStats)
+    # oneDNN's packed copies of an fp32 CPU model's weights (inference/onednn.py), made on the
+    # first call and kept for the generator's life: a server packs once, not per request
+    packed: dict = field(default_factory=dict, repr=False)
 
     @property
     def seq2seq(self) -> bool:
@@ -106,7 +109,7 @@ class Generator:
             from lingualift.inference import ct2
 
             return ct2.generate(self.model, self.tokenizer, prompts, params, self.stats, progress, n)
-        return _generate_hf(self.model, self.tokenizer, prompts, params, self.stats, progress, n)
+        return _generate_hf(self.model, self.tokenizer, prompts, params, self.stats, progress, n, packed=self.packed)
 
     def stream(self, prompt: str, params: GenerationParams, on_text: Callable[[str], None],
                cancel=None) -> str:
@@ -124,7 +127,7 @@ class Generator:
         else:
             pieces = TextPieces(self.tokenizer, params.stop, on_text, cut_at_stop)
             [[output]] = _generate_hf(self.model, self.tokenizer, [prompt], params, self.stats, None, 1,
-                                      streamer=pieces, cancel=cancel)
+                                      streamer=pieces, cancel=cancel, packed=self.packed)
         final = output.strip()
         sent = pieces.sent if pieces else ""
         if final.startswith(sent) and len(final) > len(sent):
@@ -148,7 +151,7 @@ class _StopOnStrings:
 
 
 def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1, streamer=None,
-                 cancel=None) -> list[list[str]]:
+                 cancel=None, packed: dict | None = None) -> list[list[str]]:
     import torch
     from transformers import StoppingCriteriaList
 
@@ -182,7 +185,7 @@ def _generate_hf(model, tokenizer, prompts, params, stats, progress, n: int = 1,
         sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p,
                     **({"epsilon_cutoff": params.epsilon} if params.epsilon else {})} \
             if params.do_sample else {"do_sample": False}
-        with torch.inference_mode(), onednn_linear(model):
+        with torch.inference_mode(), onednn_linear(model, packed):
             if beams == 1 and n == 1 and not params.do_sample and streamer is None:
                 new = _greedy_pruned(model, ids.to(device), mask.to(device), width, params, criteria, pad_id)
             else:

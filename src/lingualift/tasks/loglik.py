@@ -15,8 +15,11 @@ computes exactly the sums a forward pass over each pair computes (tests/test_tas
 1e-4 relative, and so lm-eval's), on fewer tokens. The LM head runs only where a
 continuation token is predicted: with a 49k vocabulary it is a fifth of a 135M model's
 forward pass per position. Rows go to forward passes in batches cut where they pad least
-(`batches`), and fp32 linear layers run on oneDNN (inference/onednn.py: on AMD CPUs 2.1-2.6x
-MKL's speed, the same numbers to about 1e-6).
+(`batches`), and fp32 linear layers run on oneDNN with packed weights (inference/onednn.py:
+on AMD CPUs 2.3-2.5x MKL's speed at 2048 rows, the same numbers to about 1e-6). A first
+causal pass over the chain that begins every row of a batch, its KV cache continued under
+the tree mask, halved that chain's attention arithmetic but was no faster in wall time on
+SIB-200 or Belebele (8 alternating runs each), and is not done.
 """
 
 from __future__ import annotations
