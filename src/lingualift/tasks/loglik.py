@@ -13,13 +13,14 @@ whole input. A forward-pass row holds whole subtrees in depth-first order (a for
 token attending to its ancestors only (a 4D mask) at its depth as position, so a row
 computes exactly the sums a forward pass over each pair computes (tests/test_tasks.py: to
 1e-4 relative, and so lm-eval's), on fewer tokens. The LM head runs only where a
-continuation token is predicted: with a 49k vocabulary it is a fifth of a 135M model's
-forward pass per position. Rows go to forward passes in batches cut where they pad least
-(`batches`), and fp32 linear layers run on oneDNN with packed weights (inference/onednn.py:
-on AMD CPUs 2.3-2.5x MKL's speed at 2048 rows, the same numbers to about 1e-6). A first
-causal pass over the chain that begins every row of a batch, its KV cache continued under
-the tree mask, halved that chain's attention arithmetic but was no faster in wall time on
-SIB-200 or Belebele (8 alternating runs each), and is not done.
+continuation token is predicted, once per position however many choices it predicts for:
+with a 49k vocabulary it is a fifth of a 135M model's forward pass per position. Rows go to
+forward passes in batches cut where they pad least (`batches`), and fp32 linear layers run on
+oneDNN with packed weights (inference/onednn.py: on AMD CPUs 2.3-2.5x MKL's speed at 2048
+rows, the same numbers to about 1e-6). A first causal pass over the chain that begins every
+row of a batch, its KV cache continued under the tree mask, halved that chain's attention
+arithmetic but was no faster in wall time on SIB-200 or Belebele (8 alternating runs each),
+and is not done.
 """
 
 from __future__ import annotations
@@ -169,13 +170,15 @@ def _run(model, rows: list[Row], conts: list[list[list[int]]], results) -> None:
     with torch.inference_mode():
         hidden = model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device),
                                   position_ids=positions.to(device)).last_hidden_state
-        logits = model.get_output_embeddings()(hidden.flatten(0, 1)[torch.tensor(wanted, device=device)])
+        # one-token choices of an input share its last position (Belebele's four letters): its head runs once
+        unique, inverse = torch.unique(torch.tensor(wanted), return_inverse=True)
+        logits = model.get_output_embeddings()(hidden.flatten(0, 1)[unique.to(device)])
         cap = getattr(model.config, "final_logit_softcapping", None)
         if cap:  # Gemma 2's head, as its own forward applies it
             logits = torch.tanh(logits / cap) * cap
         logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
     target = torch.tensor(targets)
-    picked = logprobs.gather(1, target[:, None])[:, 0]
-    greedy = logprobs.argmax(-1) == target
+    picked = logprobs[inverse, target]
+    greedy = logprobs.argmax(-1)[inverse] == target
     for i, start, n in spans:
         results[i] = (float(picked[start:start + n].sum()), bool(greedy[start:start + n].all()))
