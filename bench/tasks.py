@@ -13,7 +13,7 @@ torch's default GEMM (MKL, as lm-eval runs; LINGUALIFT_ONEDNN=0) instead of oneD
 what the prefix tree alone buys, both accuracies (they must be equal), the largest relative
 difference between lm-eval's log-likelihoods and ours (they must agree to 1e-4), and the
 token positions each ran through the model's body (padding included): on the same GEMM the
-ratio of positions (and lm-eval's LM head at every position) bounds the speed-up. --repeats N
+ratio of positions (and lm-eval's LM head at every position) approximates the speed-up. --repeats N
 times each side N times and keeps its fastest run.
 """
 

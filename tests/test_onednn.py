@@ -56,7 +56,8 @@ def test_a_changed_or_replaced_weight_is_packed_again():
 def test_packed_weights_kept_across_contexts_and_nesting():
     """A caller's dict keeps packed copies for later contexts (a long-lived Generator); an
     enclosing context's routing stays in place, and a forward installed meanwhile is not
-    removed; weights made under inference_mode (no version counter) are packed too."""
+    removed; weights made under inference_mode (no version counter) are packed too, and a
+    weight moved to new storage by `module.to()` is packed again."""
     with torch.inference_mode():
         layer = torch.nn.Linear(64, 32)
         x = torch.randn(5, 64)
@@ -69,6 +70,13 @@ def test_packed_weights_kept_across_contexts_and_nesting():
                 ops = _ops(lambda: layer(x))
             assert ONEDNN in ops and PACK not in ops and "forward" in vars(layer)
             torch.testing.assert_close(layer(x), x @ layer.weight.T + layer.bias)
+    moved = torch.nn.Linear(64, 32)
+    with torch.no_grad():
+        with onednn_linear(moved, kept):
+            moved(x)
+        moved.to(torch.bfloat16).to(torch.float32)  # new storage under the same Parameter, version unmoved
+        with onednn_linear(moved, kept):
+            torch.testing.assert_close(moved(x), x @ moved.weight.T + moved.bias)
     other = torch.nn.Linear(8, 4)
     with onednn_linear(other):
         other.forward = mine = lambda x: x  # someone else's, installed inside the context

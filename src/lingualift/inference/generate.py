@@ -69,7 +69,7 @@ class Generator:
     stats: GenerationStats = field(default_factory=GenerationStats)
     # oneDNN's packed copies of an fp32 CPU model's weights (inference/onednn.py), made on the
     # first call and kept for the generator's life: a server packs once, not per request
-    packed: dict = field(default_factory=dict, repr=False)
+    packed: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def seq2seq(self) -> bool:
@@ -319,8 +319,9 @@ def vllm_available() -> bool:
 
 def load_generator(spec: str, engine: str = "auto", dtype: str = "auto") -> Generator:
     """A Generator for a model spec; `auto` picks vllm when it can run, else hf. ct2 is asked for
-    by name: it is the fastest on CPUs (inference/ct2.py), but its float arithmetic is not
-    torch's and its beam search stops earlier, so it is not swapped in unasked."""
+    by name: it is the fastest at beam search on CPUs, and with int8 weights (inference/ct2.py),
+    but its float arithmetic is not torch's and its beam search stops earlier, so it is not
+    swapped in unasked."""
     from lingualift.inference import models
 
     if engine == "auto":

@@ -3,7 +3,7 @@
 torch runs an fp32 `nn.Linear` on CPUs through MKL's sgemm. MKL picks its code path by the
 CPU's vendor, and on AMD CPUs it does not run its AVX-512 kernels; oneDNN (in torch's x86
 builds) picks by instruction set. Within `onednn_linear(model)` the model's linear layers
-call oneDNN's linear with their weights packed once into its blocked layout. On this
+call oneDNN's linear with their weights packed into its blocked layout. On this
 project's 2-core AMD EPYC (AVX-512) a 2048 x 576 x 1536 fp32 linear runs at 196 GFLOP/s
 through MKL and 470 through oneDNN, and SmolLM2-135M's 49k-vocabulary LM head at 64 rows at
 129 against 389 (`python bench/gemm.py`, 2026-12-07). The arithmetic is the same fp32
@@ -25,7 +25,8 @@ from contextlib import contextmanager
 
 # Packed copies are made for models whose linear weights take at most this much: a packed copy
 # doubles their memory while it is kept, which a 1B-parameter fp32 model (4 GiB) can afford on
-# the machines that run one on CPUs; past it the plain weights serve, 5-35% slower.
+# the machines that run one on CPUs; past it the plain weights serve, a little slower
+# (bench/gemm.py: packing added 1-6% GFLOP/s at 2048 rows, 6-20% at 64).
 PACK_LIMIT_BYTES = 4 << 30
 
 
@@ -43,10 +44,11 @@ def enabled_for(model) -> bool:
 def _forward(layer, packed: dict | None):
     """`layer`'s forward on oneDNN: fp32 on the CPU with no gradient to track (oneDNN's linear
     has no backward), else the layer's own. With `packed`, the weight is reordered once into
-    oneDNN's blocked layout, kept there under the layer, and reused (5-10% faster at 585 rows,
-    35% at 8: one decoding step) until the weight is replaced or changed in place (its version
-    moves; a write through `.data` does not move it)."""
+    oneDNN's blocked layout, kept there under the layer, and reused (bench/gemm.py) until the
+    weight is replaced, moved to other storage or changed in place (its version moves; an
+    in-place write through `.data` does not move it, nor one under inference mode)."""
     import torch
+    from torch.multiprocessing.reductions import StorageWeakRef
 
     linear, own = torch.ops.mkldnn._linear_pointwise, layer.forward
 
@@ -57,7 +59,10 @@ def _forward(layer, packed: dict | None):
                 and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))):
             return own(input)
         if packed is not None:
-            version = None if weight.is_inference() else weight._version  # inference tensors keep no version
+            # inference tensors keep no version; the storage too, since `module.to()` swaps `.data`
+            # under the same Parameter without moving its version. A weak reference, not an
+            # address: it keeps a freed storage's address from being reused by a new one.
+            version = (None if weight.is_inference() else weight._version, StorageWeakRef(weight.untyped_storage()))
             hit = packed.get(layer)
             if hit is None or hit[0] is not weight or hit[1] != version:
                 with torch.no_grad():
@@ -77,8 +82,8 @@ def onednn_linear(model, packed: dict | None = None) -> Iterator[None]:
     something else), and not those whose forward is already replaced (accelerate's hooks, or
     an enclosing `onednn_linear`). Each routed layer's forward is replaced on the instance, so
     every thread using the model sees it while the context lasts, and put back on exit:
-    torch's other ops pay nothing, unlike a function mode, which cost Belebele's scoring 4% in
-    dispatch. Packed weights go into `packed` (layer -> packed copy): a caller that keeps the
+    torch's other ops pay nothing, unlike a function mode, which every op of the model goes
+    through. Packed weights go into `packed` (layer -> packed copy): a caller that keeps the
     dict, as a long-lived `Generator` does, packs once for all its calls; by default they last
     the context."""
     if not enabled_for(model):
