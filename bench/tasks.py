@@ -1,6 +1,7 @@
 """Multiple-choice scoring speed: lingualift's shared-prefix scoring against lm-evaluation-harness.
 
     python bench/tasks.py [--model smollm2-135m] [--items 50] [--batch-size 8] [--repeats 1]
+    python bench/tasks.py --profile [--model smollm2-135m] [--items 50] [--batch-size 8]
 
 Both score the same (context, choice) pairs of the same items with the same model object:
 lm-eval through its own HFLM.loglikelihood (one forward pass over context + choice for every
@@ -15,6 +16,10 @@ difference between lm-eval's log-likelihoods and ours (they must agree to 1e-4),
 token positions each ran through the model's body (padding included): on the same GEMM the
 ratio of positions (and lm-eval's LM head at every position) approximates the speed-up. --repeats N
 times each side N times and keeps its fastest run.
+
+--profile: where lingualift's scoring of each task spends its time (torch profiler, self CPU
+time of one warmed-up run): the linear layers, attention, the elementwise ops and the rest,
+as shares of the whole.
 """
 
 from __future__ import annotations
@@ -38,13 +43,47 @@ def accuracy(items, scores) -> float:
     return 100 * hits / len(items)
 
 
+# torch profiler op names, by what they do in a decoder forward pass
+KINDS = {"linear layers": ("mkldnn::_linear_pointwise", "aten::addmm", "aten::mm"),
+         "attention": ("aten::_scaled_dot_product_flash_attention_for_cpu",),
+         "elementwise (norms, rotary, SiLU, residuals)": ("aten::mul", "aten::add", "aten::silu", "aten::cat",
+                                                          "aten::pow", "aten::neg", "aten::mean", "aten::rsqrt")}
+
+
+def profile(args) -> None:
+    from torch.profiler import profile as torch_profile
+
+    from lingualift import tasks
+    from lingualift.inference import models
+    from lingualift.tasks.loglik import loglikelihoods
+
+    model, tokenizer = models.load(args.model)
+    print(f"{args.model}, {args.items} items per task, batch {args.batch_size}: share of self CPU time")
+    print("| task | seconds | " + " | ".join(KINDS) + " | other |")
+    print("|---|---:|" + "---:|" * (len(KINDS) + 1))
+    for name, lang in TASKS:
+        items = tasks.get(name).load(DATA / "tasks", lang)[:args.items]
+        pairs = [(c.context, c.continuation) for item in items for c in item.choices]
+        loglikelihoods(model, tokenizer, pairs, args.batch_size)  # warm-up
+        with torch_profile() as prof:
+            loglikelihoods(model, tokenizer, pairs, args.batch_size)
+        spent = {event.key: event.self_cpu_time_total for event in prof.key_averages()}
+        total = sum(spent.values())
+        shares = [sum(spent.get(op, 0) for op in ops) / total for ops in KINDS.values()]
+        print(f"| {name} {lang} | {total / 1e6:.2f} | " + " | ".join(f"{x:.0%}" for x in shares)
+              + f" | {1 - sum(shares):.0%} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=1, help="time each side N times, keep the fastest")
+    parser.add_argument("--profile", action="store_true", help="where lingualift's scoring spends its time")
     args = parser.parse_args()
+    if args.profile:
+        return profile(args)
     args.repeats = max(1, args.repeats)
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM

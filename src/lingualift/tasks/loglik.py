@@ -18,9 +18,9 @@ with a 49k vocabulary it is a fifth of a 135M model's forward pass per position.
 forward passes in batches cut where they pad least (`batches`), and fp32 linear layers run on
 oneDNN with packed weights (inference/onednn.py: on AMD CPUs 2.3-2.5x MKL's speed at 2048
 rows, the same numbers to about 1e-6). A first causal pass over the chain that begins every
-row of a batch, its KV cache continued under the tree mask, halved that chain's attention
-arithmetic but was no faster in wall time on SIB-200 or Belebele (8 alternating runs each),
-and is not done.
+row of a batch, its KV cache continued under the tree mask, halves that chain's attention
+arithmetic, but was no faster in ad hoc timings on SIB-200 or Belebele, and is not done
+(`bench/tasks.py --profile` shows where the time goes).
 """
 
 from __future__ import annotations
